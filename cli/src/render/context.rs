@@ -1,0 +1,88 @@
+//! The placeholder values a stage gives its template fragments.
+
+use serde_yaml::Value;
+
+use super::subst::Vars;
+use crate::stage::Stage;
+
+fn put(vars: &mut Vars, name: &str, value: impl Into<Value>) {
+    vars.insert(name.to_owned(), value.into());
+}
+
+/// Values shared by every fragment.
+pub fn stage_vars(stage: &Stage) -> Vars {
+    let c = &stage.config;
+    let mut v = Vars::new();
+    put(&mut v, "stage", stage.name.as_str());
+    put(&mut v, "stackName", c.stack_name.as_str());
+    put(&mut v, "region", c.region.as_str());
+    put(&mut v, "architecture", c.lambda.architecture.as_str());
+    put(&mut v, "logRetentionDays", c.lambda.log_retention_days);
+    put(
+        &mut v,
+        "pointInTimeRecovery",
+        c.database.point_in_time_recovery,
+    );
+    put(&mut v, "deletionProtection", c.database.deletion_protection);
+    put(
+        &mut v,
+        "corsOrigins",
+        Value::Sequence(
+            c.cors
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str().into())
+                .collect(),
+        ),
+    );
+    put(&mut v, "corsOriginsCsv", c.cors.allowed_origins.join(","));
+    put(
+        &mut v,
+        "alarmEmail",
+        c.alarms.email.clone().unwrap_or_default(),
+    );
+    put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
+    put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
+    put(
+        &mut v,
+        "accessTokenTtlSeconds",
+        c.auth.access_token_ttl_seconds,
+    );
+    put(
+        &mut v,
+        "refreshTokenTtlSeconds",
+        c.auth.refresh_token_ttl_seconds,
+    );
+    put(&mut v, "bcryptCost", c.auth.bcrypt_cost);
+    put(&mut v, "maxUploadBytes", c.files.max_upload_bytes);
+    put(&mut v, "urlExpirySeconds", c.files.url_expiry_seconds);
+    put(&mut v, "auditRetentionDays", c.audit.retention_days);
+    v
+}
+
+/// Values for one instance of the per-function fragments.
+pub fn function_vars(stage: &Stage, base: &Vars, function: &str) -> Vars {
+    let sizing = stage.config.lambda.sizing(function);
+    let mut v = base.clone();
+    put(&mut v, "fn.name", function);
+    put(&mut v, "fn.Name", pascal_case(function));
+    put(&mut v, "fn.memoryMb", sizing.memory_mb);
+    put(&mut v, "fn.timeoutSeconds", sizing.timeout_seconds);
+    v
+}
+
+/// Values for one instance of the per-table fragment.
+pub fn table_vars(base: &Vars, table: &ob_core::tables::TableDef) -> Vars {
+    let mut v = base.clone();
+    put(&mut v, "table.logicalId", table.logical_id);
+    put(&mut v, "table.output", table.output);
+    v
+}
+
+fn pascal_case(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}

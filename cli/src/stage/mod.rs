@@ -1,0 +1,177 @@
+//! A stage's settings (`stacks/<stage>.yaml`): typed, with unknown keys rejected.
+
+mod load;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::load;
+
+/// A validated stage: its name and settings.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: String,
+    pub config: StageConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StageConfig {
+    /// AWS region the stack lives in, e.g. `eu-west-1`.
+    pub region: String,
+    /// CloudFormation stack name; also prefixes every physical resource name.
+    pub stack_name: String,
+    pub cors: Cors,
+    pub lambda: Lambda,
+    pub database: Database,
+    #[serde(default)]
+    pub alarms: Alarms,
+    pub api: Api,
+    pub auth: Auth,
+    pub files: Files,
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cors {
+    /// Browser origins allowed to call the APIs (`scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Architecture {
+    #[serde(rename = "arm64")]
+    Arm64,
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Architecture {
+    /// The value CloudFormation's `Architectures` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Arm64 => "arm64",
+            Self::X86_64 => "x86_64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lambda {
+    pub architecture: Architecture,
+    pub log_retention_days: u32,
+    /// Default memory for every function, in MB.
+    pub memory_mb: u32,
+    /// Default timeout for every function, in seconds.
+    pub timeout_seconds: u32,
+    #[serde(default)]
+    pub functions: FunctionOverrides,
+}
+
+/// Per-function overrides of the defaults; one field per function of the stack.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionOverrides {
+    pub auth: Option<FunctionSettings>,
+    pub data: Option<FunctionSettings>,
+    pub files: Option<FunctionSettings>,
+    pub admin: Option<FunctionSettings>,
+    pub realtime: Option<FunctionSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionSettings {
+    pub memory_mb: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Database {
+    pub point_in_time_recovery: bool,
+    pub deletion_protection: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Alarms {
+    /// Where alarm notifications go; no subscription when absent.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Api {
+    pub throttling: Throttling,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Throttling {
+    /// Steady-state requests per second across the HTTP API stage.
+    pub rate_limit: u32,
+    /// Requests allowed in a burst above the rate.
+    pub burst_limit: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Auth {
+    pub access_token_ttl_seconds: u32,
+    pub refresh_token_ttl_seconds: u32,
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Files {
+    pub max_upload_bytes: u64,
+    /// Lifetime of presigned upload and download URLs.
+    pub url_expiry_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Audit {
+    pub retention_days: u32,
+}
+
+/// The stack's functions, in template order.
+pub const FUNCTIONS: [&str; 5] = ["auth", "data", "files", "admin", "realtime"];
+
+/// Functions behind the HTTP API, bound by API Gateway's 30-second integration timeout.
+pub const HTTP_FUNCTIONS: [&str; 4] = ["auth", "data", "files", "admin"];
+
+/// Resolved memory and timeout of one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionSizing {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+}
+
+impl Lambda {
+    /// The override of a function by name, if the stage sets one.
+    fn override_for(&self, function: &str) -> Option<FunctionSettings> {
+        let o = &self.functions;
+        match function {
+            "auth" => o.auth,
+            "data" => o.data,
+            "files" => o.files,
+            "admin" => o.admin,
+            "realtime" => o.realtime,
+            _ => None,
+        }
+    }
+
+    /// Memory and timeout of `function`: its override, else the stage default.
+    pub fn sizing(&self, function: &str) -> FunctionSizing {
+        let o = self.override_for(function).unwrap_or_default();
+        FunctionSizing {
+            memory_mb: o.memory_mb.unwrap_or(self.memory_mb),
+            timeout_seconds: o.timeout_seconds.unwrap_or(self.timeout_seconds),
+        }
+    }
+}

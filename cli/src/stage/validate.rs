@@ -1,0 +1,261 @@
+//! Checks of a parsed stage that types alone cannot express, all reported at once.
+
+use super::{FUNCTIONS, HTTP_FUNCTIONS, StageConfig};
+use crate::error::{CliError, Result};
+
+/// Retention periods CloudWatch Logs accepts.
+const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// One problem: the key path and what is wrong with it, including what is allowed.
+struct Problem {
+    key: String,
+    message: String,
+}
+
+pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, key: &str, message: String| {
+        if !ok {
+            problems.push(Problem {
+                key: key.to_owned(),
+                message,
+            });
+        }
+    };
+
+    check(
+        is_region(&c.region),
+        "region",
+        format!(
+            "{:?} is not an AWS region name (e.g. eu-west-1, us-east-1)",
+            c.region
+        ),
+    );
+    check(
+        is_stack_name(&c.stack_name),
+        "stackName",
+        format!(
+            "{:?} is not a valid stack name: 1-100 characters, letters, digits and '-', starting with a letter",
+            c.stack_name
+        ),
+    );
+    check(
+        !c.cors.allowed_origins.is_empty(),
+        "cors.allowedOrigins",
+        "is empty: list at least one origin, e.g. http://localhost:5173".to_owned(),
+    );
+    for (i, origin) in c.cors.allowed_origins.iter().enumerate() {
+        check(
+            is_origin(origin),
+            &format!("cors.allowedOrigins[{i}]"),
+            format!(
+                "{origin:?} is not an origin: use scheme://host[:port] with no path or trailing slash \
+                 (`*` is refused: list the sites that may call the API)"
+            ),
+        );
+    }
+
+    let lambda = &c.lambda;
+    check(
+        LOG_RETENTION_DAYS.contains(&lambda.log_retention_days),
+        "lambda.logRetentionDays",
+        format!(
+            "{} is not a retention CloudWatch Logs accepts; allowed: {}",
+            lambda.log_retention_days,
+            join(&LOG_RETENTION_DAYS)
+        ),
+    );
+    for function in FUNCTIONS {
+        let sizing = lambda.sizing(function);
+        check(
+            (128..=10240).contains(&sizing.memory_mb),
+            &format!("lambda.functions.{function}.memoryMb"),
+            format!("{} MB is outside Lambda's 128-10240 MB", sizing.memory_mb),
+        );
+        let max_timeout = if HTTP_FUNCTIONS.contains(&function) {
+            29
+        } else {
+            900
+        };
+        check(
+            (1..=max_timeout).contains(&sizing.timeout_seconds),
+            &format!("lambda.functions.{function}.timeoutSeconds"),
+            if max_timeout == 29 {
+                format!(
+                    "{} s is outside 1-29 s: the {function} function answers HTTP API requests, \
+                     which API Gateway cuts off after 30 s",
+                    sizing.timeout_seconds
+                )
+            } else {
+                format!("{} s is outside Lambda's 1-900 s", sizing.timeout_seconds)
+            },
+        );
+    }
+
+    if let Some(email) = &c.alarms.email {
+        check(
+            is_email(email),
+            "alarms.email",
+            format!("{email:?} is not an e-mail address; remove the key to send no e-mail"),
+        );
+    }
+    let t = &c.api.throttling;
+    check(
+        (1..=10_000).contains(&t.rate_limit),
+        "api.throttling.rateLimit",
+        format!(
+            "{} is outside 1-10000 requests per second (the account default)",
+            t.rate_limit
+        ),
+    );
+    check(
+        (1..=5_000).contains(&t.burst_limit),
+        "api.throttling.burstLimit",
+        format!(
+            "{} is outside 1-5000 requests (the account default)",
+            t.burst_limit
+        ),
+    );
+
+    let a = &c.auth;
+    check(
+        (60..=86_400).contains(&a.access_token_ttl_seconds),
+        "auth.accessTokenTtlSeconds",
+        format!("{} is outside 60-86400 seconds", a.access_token_ttl_seconds),
+    );
+    check(
+        a.refresh_token_ttl_seconds > a.access_token_ttl_seconds
+            && a.refresh_token_ttl_seconds <= 31_536_000,
+        "auth.refreshTokenTtlSeconds",
+        format!(
+            "{} must be longer than accessTokenTtlSeconds ({}) and at most 31536000 (one year)",
+            a.refresh_token_ttl_seconds, a.access_token_ttl_seconds
+        ),
+    );
+    check(
+        (4..=31).contains(&a.bcrypt_cost),
+        "auth.bcryptCost",
+        format!(
+            "{} is outside bcrypt's 4-31 (10-12 is usual; each step doubles the time)",
+            a.bcrypt_cost
+        ),
+    );
+
+    let f = &c.files;
+    check(
+        (1..=5 * 1024 * 1024 * 1024).contains(&f.max_upload_bytes),
+        "files.maxUploadBytes",
+        format!(
+            "{} is outside 1 byte to 5 GiB (S3's limit for one PUT)",
+            f.max_upload_bytes
+        ),
+    );
+    check(
+        (1..=3600).contains(&f.url_expiry_seconds),
+        "files.urlExpirySeconds",
+        format!(
+            "{} is outside 1-3600 seconds: presigned URLs should be short-lived",
+            f.url_expiry_seconds
+        ),
+    );
+    check(
+        (1..=3653).contains(&c.audit.retention_days),
+        "audit.retentionDays",
+        format!("{} is outside 1-3653 days", c.audit.retention_days),
+    );
+
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let count = problems.len();
+    let mut err = CliError::new(format!(
+        "{file}: stage {stage:?} has {count} invalid setting{}",
+        if count == 1 { "" } else { "s" }
+    ));
+    for p in problems {
+        err = err.detail(format!("{}: {}", p.key, p.message));
+    }
+    Err(err.fix(format!("edit {file} and run the command again")))
+}
+
+fn join(values: &[u32]) -> String {
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_region(s: &str) -> bool {
+    // e.g. eu-west-1, us-gov-west-1, ap-southeast-3
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_stack_name(s: &str) -> bool {
+    // Physical names derive from the stack name; 100 leaves room for suffixes.
+    (1..=100).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let host = rest.split_once(':').map_or(rest, |(host, port)| {
+        if port.parse::<u16>().is_ok() {
+            host
+        } else {
+            ""
+        }
+    });
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+fn is_email(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !s.contains(' ')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert!(is_origin("https://app.example.com"));
+        assert!(is_origin("http://localhost:5173"));
+        assert!(!is_origin("https://app.example.com/"));
+        assert!(!is_origin("*"));
+        assert!(!is_origin("ftp://x.org"));
+        assert!(!is_origin("http://localhost:99999"));
+    }
+
+    #[test]
+    fn regions_and_names() {
+        assert!(is_region("eu-west-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("europe"));
+        assert!(!is_region("eu-west"));
+        assert!(is_stack_name("one-backend-prod"));
+        assert!(!is_stack_name("1backend"));
+        assert!(!is_stack_name("one_backend"));
+        assert!(is_email("ops@example.com"));
+        assert!(!is_email("ops@localhost"));
+    }
+}

@@ -1,0 +1,3 @@
+//! One Backend's domain and storage layout, shared by the Lambda handlers and `obctl`.
+
+pub mod tables;
