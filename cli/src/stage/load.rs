@@ -83,6 +83,11 @@ fn describe_parse_error(file: &str, key: &str, err: &serde_yaml::Error) -> CliEr
     let message = full
         .split_once(" at line ")
         .map_or(full.as_str(), |(head, _)| head);
+    // It also prefixes the parent key ("database: unknown field …"); we name the key ourselves.
+    let message = match message.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(char::is_whitespace) => rest,
+        _ => message,
+    };
     let location = err
         .location()
         .map(|l| format!(" (line {}, column {})", l.line(), l.column()))

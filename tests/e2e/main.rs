@@ -1,0 +1,4 @@
+//! End-to-end tests of One Backend, in one test binary.
+
+mod render;
+mod stack_structure;
