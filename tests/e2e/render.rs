@@ -48,8 +48,7 @@ fn rendering_is_byte_identical_and_json_matches_yaml() {
     let second = render::render(&project, &stage).expect("renders");
     assert_eq!(first.to_yaml(), second.to_yaml());
     assert_eq!(first.to_json(), second.to_json());
-    let from_json: serde_yaml::Value =
-        serde_json::from_str(&first.to_json()).expect("json parses");
+    let from_json: serde_yaml::Value = serde_json::from_str(&first.to_json()).expect("json parses");
     let from_yaml: serde_yaml::Value = serde_yaml::from_str(&first.to_yaml()).expect("yaml parses");
     assert_eq!(from_json, from_yaml);
 }
@@ -94,8 +93,14 @@ fn unknown_stage_names_the_file_and_lists_the_stages() {
         "error: unknown stage \"bogus\": stacks/bogus.yaml does not exist\n  \
          fix: use one of the stages in stacks/: dev, local, prod, or create stacks/bogus.yaml \
          (copy stacks/dev.yaml and edit it)"
-            .replace("stacks/bogus.yaml does", &format!("{} does", stage_path("bogus")))
-            .replace("create stacks/bogus.yaml", &format!("create {}", stage_path("bogus")))
+            .replace(
+                "stacks/bogus.yaml does",
+                &format!("{} does", stage_path("bogus"))
+            )
+            .replace(
+                "create stacks/bogus.yaml",
+                &format!("create {}", stage_path("bogus"))
+            )
     );
     let typo = stage::load(&project(), "prd").expect_err("typo");
     assert!(
@@ -133,10 +138,7 @@ fn typo_in_a_key_names_file_key_line_and_fix() {
     let err = stage::load(&project, "typo").expect_err("typo rejected");
     let text = err.to_string();
     assert!(text.contains("stacks/typo.yaml"), "{text}");
-    assert!(
-        text.contains("unknown key `pointInTimeRecvery`"),
-        "{text}"
-    );
+    assert!(text.contains("unknown key `pointInTimeRecvery`"), "{text}");
     assert!(text.contains("line 34"), "{text}");
     assert!(
         text.contains("allowed keys here: pointInTimeRecovery, deletionProtection"),
@@ -159,7 +161,9 @@ fn wrong_types_missing_keys_and_bad_values_are_explained() {
     assert!(arch.contains("use one of: arm64, x86_64"), "{arch}");
 
     let (_d2, p2) = project_with_stage("missing", |dev| dev.replace("  bcryptCost: 10\n", ""));
-    let missing = stage::load(&p2, "missing").expect_err("missing").to_string();
+    let missing = stage::load(&p2, "missing")
+        .expect_err("missing")
+        .to_string();
     assert!(
         missing.contains("required key `bcryptCost` is missing"),
         "{missing}"

@@ -137,8 +137,7 @@ fn prod_protects_every_stateful_resource() {
         if r["Type"] == "AWS::DynamoDB::Table" {
             let p = &r["Properties"];
             assert_eq!(
-                p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
-                true,
+                p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
                 "{id} PITR"
             );
             assert_eq!(p["DeletionProtectionEnabled"], true, "{id} protection");
@@ -161,8 +160,7 @@ fn prod_protects_every_stateful_resource() {
     );
     let local = rendered("local");
     assert_eq!(
-        local["Resources"]["DataTable"]["Properties"]["DeletionProtectionEnabled"],
-        false,
+        local["Resources"]["DataTable"]["Properties"]["DeletionProtectionEnabled"], false,
         "the stage decides"
     );
 }
@@ -216,7 +214,10 @@ fn each_role_names_only_its_own_resources_and_never_wildcards() {
         ("Data", &["DataTable"]),
         ("Files", &["FilesTable", "FilesBucket"]),
         ("Admin", &[]),
-        ("Realtime", &["ConnectionsTable", "DataTable", "WebSocketApi"]),
+        (
+            "Realtime",
+            &["ConnectionsTable", "DataTable", "WebSocketApi"],
+        ),
     ];
     let roles = of_type(&template, "AWS::IAM::Role");
     assert_eq!(roles.len(), own.len(), "one role per function");
@@ -275,16 +276,17 @@ fn functions_receive_tables_under_the_core_env_names() {
             }
         }
         let text = serde_yaml::to_string(p).expect("yaml");
-        assert!(!text.contains("SecretString"), "{id}: secret value in template");
+        assert!(
+            !text.contains("SecretString"),
+            "{id}: secret value in template"
+        );
     }
     assert_eq!(
-        template["Resources"]["AuthFunction"]["Properties"]["MemorySize"],
-        512,
+        template["Resources"]["AuthFunction"]["Properties"]["MemorySize"], 512,
         "per-function override from stacks/dev.yaml"
     );
     assert_eq!(
-        template["Resources"]["DataFunction"]["Properties"]["MemorySize"],
-        256,
+        template["Resources"]["DataFunction"]["Properties"]["MemorySize"], 256,
         "stage default"
     );
 }

@@ -1,0 +1,99 @@
+"""Run one moto (local AWS emulator) server on 127.0.0.1 and report its port.
+
+Prints exactly one line, `READY <port>`, on stdout once the server accepts
+connections. With `--port 0` (the default) the OS picks a free port, so
+concurrent launchers never race for one.
+
+Lifetime:
+  --until-stdin-closes  exit when stdin reaches EOF. The Rust test harness holds
+                        the write end of our stdin; the kernel closes it when the
+                        test process exits for any reason (panic, SIGKILL), so the
+                        server can never outlive its tests.
+  (default)             serve until SIGTERM/SIGINT, e.g. for `make dev`.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from moto.cloudformation import models as cloudformation_models
+from moto.server import ThreadedMotoServer
+
+
+def record_change_set_results() -> None:
+    """Make an executed change set update the stack the way AWS does.
+
+    moto 5.2's execute_change_set applies the resources but leaves the stack's
+    outputs and parameters as they were before (a stack created through a change
+    set has no outputs at all), while CreateStack/UpdateStack refresh both. obctl
+    deploys only through change sets and reads tables from the stack's outputs, so
+    this fixes the emulator to match AWS instead of bending obctl to the emulator.
+    """
+    original = cloudformation_models.CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):  # type: ignore[no-untyped-def]
+        original(self, change_set_name, stack_name)
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name),
+            None,
+        )
+        if change_set is None:
+            return
+        stack = self.stacks[change_set.stack_id]
+        stack.parameters = change_set.parameters
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+
+    cloudformation_models.CloudFormationBackend.execute_change_set = execute_change_set
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 = a free port")
+    parser.add_argument(
+        "--until-stdin-closes", action="store_true", help="exit at EOF on stdin"
+    )
+    parser.add_argument("--pidfile", help="write our process id here")
+    parser.add_argument("--quiet", action="store_true", help="no request log")
+    args = parser.parse_args()
+
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    record_change_set_results()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()  # returns once the socket is bound and listening
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    print(f"READY {server.get_host_and_port()[1]}", flush=True)
+
+    try:
+        if args.until_stdin_closes:
+            # A daemon thread blocks on stdin; the main thread stays free for signals.
+            def wait_for_eof() -> None:
+                while sys.stdin.buffer.read(4096):
+                    pass
+                stop.set()
+
+            threading.Thread(target=wait_for_eof, daemon=True).start()
+        stop.wait()
+    finally:
+        server.stop()
+        if args.pidfile:
+            try:
+                os.remove(args.pidfile)
+            except FileNotFoundError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+//! Test support for One Backend's end-to-end tests: the local AWS emulator harness.
+
+pub mod emulator;
+
+pub use emulator::{Emulator, EmulatorError, EmulatorGuard, emulator};
