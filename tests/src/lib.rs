@@ -1,5 +1,7 @@
 //! Test support for One Backend's end-to-end tests: the local AWS emulator harness.
 
 pub mod emulator;
+pub mod fixtures;
+pub mod obctl;
 
 pub use emulator::{Emulator, EmulatorError, EmulatorGuard, emulator};

@@ -1,3 +1,24 @@
 //! One Backend's domain and storage layout, shared by the Lambda handlers and `obctl`.
 
+// Tests may panic on unexpected values; production code may not (workspace lint).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod api_keys;
+pub mod apps;
+pub mod attr;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod passwords;
+pub mod secret;
+pub mod sessions;
+pub mod store;
 pub mod tables;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use error::{Error, Result};
+pub use store::{Store, Tables};

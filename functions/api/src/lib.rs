@@ -1,0 +1,131 @@
+//! One Backend's HTTP API: one axum router, served by the Lambdas, by `obctl dev` and in-process by the tests.
+//!
+//! Handlers translate HTTP to calls of `ob-core`; the domain and storage know
+//! nothing of HTTP. Each Lambda serves its part (`auth_router`,
+//! `admin_router`); `router` serves everything.
+
+// Tests may panic on unexpected values; production code may not (workspace lint).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod json;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ApiError;
+pub use extract::ClientAddr;
+pub use state::{AppState, Settings};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "One Backend", description = "Multi-tenant backend for many frontends; every app is isolated by its appId."),
+    modifiers(&SecuritySchemes),
+    components(schemas(error::ErrorBody)),
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Routes of the auth function.
+pub fn auth_routes() -> OpenApiRouter<AppState> {
+    routes::auth::router()
+}
+
+/// Routes of the admin function.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::config::router())
+        .merge(routes::verify_key::router())
+        .merge(routes::health::router())
+        .merge(routes::openapi::router())
+}
+
+/// Every route, with the document's info and security schemes.
+pub fn all_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth_routes())
+        .merge(admin_routes())
+}
+
+/// The OpenAPI document of the whole HTTP API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    all_routes().into_openapi()
+}
+
+/// The whole API (for `obctl dev` and the tests). A local server should use
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the peer address
+/// is known for audit entries and per-client login throttling.
+pub fn router(state: AppState) -> Router {
+    finish(all_routes(), state)
+}
+
+/// What the auth Lambda serves: `/auth/*`.
+pub fn auth_router(state: AppState) -> Router {
+    finish(auth_routes(), state)
+}
+
+/// What the admin Lambda serves: config, verify-key, health, OpenAPI.
+pub fn admin_router(state: AppState) -> Router {
+    finish(admin_routes(), state)
+}
+
+/// What the data Lambda serves. The generic data routes arrive with issue #5;
+/// until then every request gets the shared JSON 404.
+pub fn data_router(state: AppState) -> Router {
+    finish(OpenApiRouter::new(), state)
+}
+
+/// What the files Lambda serves. The file routes arrive with issue #6; until
+/// then every request gets the shared JSON 404.
+pub fn files_router(state: AppState) -> Router {
+    finish(OpenApiRouter::new(), state)
+}
+
+/// Adds the fallbacks and the middleware every host shares. Fallbacks first,
+/// so the layers wrap them too; the last layer added runs first.
+fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
+    let limit = state.settings().max_body_bytes;
+    let (router, _) = routes.split_for_parts();
+    router
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(json::BodyLimit(limit)))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::layer,
+        ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn(request_id::layer))
+        .with_state(state)
+}

@@ -1,0 +1,345 @@
+//! `/auth/*`: register, login, refresh, logout and the current user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ob_core::api_keys::SCOPE_AUTH;
+use ob_core::audit::{Actor, NewEntry};
+use ob_core::sessions::{self, IssuedRefresh, Refresh};
+use ob_core::throttle::{self, Subject};
+use ob_core::users::{self, User};
+use ob_core::{Error, passwords};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppKey, AuthUser, Client};
+use crate::json::Json;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8 to 72 bytes.
+    pub password: String,
+    pub app_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub profile: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    pub app_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// The user and a fresh token pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub user: User,
+    pub access_token: String,
+    /// Opaque and single-use: each refresh returns its successor.
+    pub refresh_token: String,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: i64,
+    pub token_type: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub user: User,
+}
+
+/// Issues the access token for a user and wraps it with the refresh token.
+fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthResponse, ApiError> {
+    let ttl = state.settings().access_ttl_secs;
+    let access_token = state
+        .signer()
+        .issue(&user.user_id, &user.app_id, user.role, ttl)?;
+    Ok(AuthResponse {
+        user,
+        access_token,
+        refresh_token: refresh.token,
+        expires_in: ttl,
+        token_type: "Bearer",
+    })
+}
+
+fn entry(
+    app_id: &str,
+    actor: Actor,
+    action: &str,
+    target: String,
+    fields: &[&str],
+    client: &Client,
+) -> NewEntry {
+    NewEntry {
+        app_id: app_id.to_owned(),
+        actor,
+        action: action.to_owned(),
+        target,
+        changed_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        origin: client.0.clone(),
+    }
+}
+
+/// Create an account in the key's app.
+#[utoipa::path(post, path = "/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 201, description = "Registered and signed in", body = AuthResponse),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+        (status = 409, description = "E-mail already registered in this app", body = ErrorBody),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<RegisterRequest>,
+) -> Result<Response, ApiError> {
+    key.require_scope(SCOPE_AUTH)?;
+    key.check_app(&body.app_id)?;
+    let email = users::normalize_email(&body.email)?;
+    passwords::validate(&body.password)?;
+    let profile = body.profile.unwrap_or_else(|| serde_json::json!({}));
+    users::validate_profile(&profile)?;
+    let hash = passwords::hash(&body.password, state.settings().bcrypt_cost).await?;
+    let app_id = key.app_id();
+    let user = users::register(state.store(), app_id, &email, &hash, profile).await?;
+    let refresh = sessions::start(
+        state.store(),
+        app_id,
+        &user.user_id,
+        state.settings().refresh_ttl_secs,
+    )
+    .await?;
+    state
+        .audit(entry(
+            app_id,
+            Actor::User(user.user_id.clone()),
+            "auth.register",
+            format!("user:{}", user.user_id),
+            &["email", "profile"],
+            &client,
+        ))
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tokens(&state, user, refresh)?),
+    )
+        .into_response())
+}
+
+/// Sign in with e-mail and password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "Signed in", body = AuthResponse),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Wrong e-mail or password, or invalid API key", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<LoginRequest>,
+) -> Result<axum::Json<AuthResponse>, ApiError> {
+    key.require_scope(SCOPE_AUTH)?;
+    key.check_app(&body.app_id)?;
+    let app_id = key.app_id();
+    passwords::validate(&body.password)?;
+    let email = users::normalize_email(&body.email)?;
+    let policy = state.settings().login_throttle;
+    let mut subjects = vec![Subject::Account(email.clone())];
+    if let Some(ip) = &client.0.source_ip {
+        subjects.push(Subject::Client(ip.clone()));
+    }
+    throttle::check(state.store(), app_id, &subjects, &policy).await?;
+
+    let record = users::find_by_email(state.store(), app_id, &email).await?;
+    // Unknown e-mails are verified against a dummy hash so both cases take as long.
+    let hash = match &record {
+        Some(record) => record.password_hash.clone(),
+        None => state.dummy_hash().await?.to_owned(),
+    };
+    let matches = passwords::verify(&body.password, &hash).await?;
+    let user = match record {
+        Some(record) if matches && !record.user.disabled => record.user,
+        other => {
+            for subject in &subjects {
+                throttle::record_failure(state.store(), app_id, subject, &policy).await?;
+            }
+            let (actor, target) = match &other {
+                Some(record) => (
+                    Actor::User(record.user.user_id.clone()),
+                    format!("user:{}", record.user.user_id),
+                ),
+                None => (Actor::Anonymous, "user:unknown".to_owned()),
+            };
+            state
+                .audit(entry(
+                    app_id,
+                    actor,
+                    "auth.login.failure",
+                    target,
+                    &[],
+                    &client,
+                ))
+                .await;
+            return Err(ApiError::unauthorized("invalid e-mail or password"));
+        }
+    };
+    throttle::clear(state.store(), app_id, &subjects[0]).await?;
+    let refresh = sessions::start(
+        state.store(),
+        app_id,
+        &user.user_id,
+        state.settings().refresh_ttl_secs,
+    )
+    .await?;
+    state
+        .audit(entry(
+            app_id,
+            Actor::User(user.user_id.clone()),
+            "auth.login.success",
+            format!("session:{}", refresh.session.family_id),
+            &[],
+            &client,
+        ))
+        .await;
+    Ok(axum::Json(tokens(&state, user, refresh)?))
+}
+
+/// Exchange a refresh token for a new pair; the presented token stops working.
+/// Presenting an already-used token revokes its whole session.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "New token pair", body = AuthResponse),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<RefreshRequest>,
+) -> Result<axum::Json<AuthResponse>, ApiError> {
+    key.require_scope(SCOPE_AUTH)?;
+    let app_id = key.app_id();
+    let ttl = state.settings().refresh_ttl_secs;
+    match sessions::refresh(state.store(), app_id, &body.refresh_token, ttl).await? {
+        Refresh::ReuseDetected(session) => {
+            state
+                .audit(entry(
+                    app_id,
+                    Actor::User(session.user_id.clone()),
+                    "auth.refresh.reuse",
+                    format!("session:{}", session.family_id),
+                    &["revoked"],
+                    &client,
+                ))
+                .await;
+            Err(ApiError::unauthorized("invalid refresh token"))
+        }
+        Refresh::Rotated(issued) => {
+            let user = users::get(state.store(), app_id, &issued.session.user_id)
+                .await?
+                .map(|r| r.user)
+                .filter(|u| !u.disabled);
+            let Some(user) = user else {
+                sessions::revoke_family(state.store(), &issued.session.family_id).await?;
+                return Err(ApiError::unauthorized("invalid refresh token"));
+            };
+            state
+                .audit(entry(
+                    app_id,
+                    Actor::User(user.user_id.clone()),
+                    "auth.refresh",
+                    format!("session:{}", issued.session.family_id),
+                    &[],
+                    &client,
+                ))
+                .await;
+            Ok(axum::Json(tokens(&state, user, issued)?))
+        }
+    }
+}
+
+/// End the session a refresh token belongs to.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body = RefreshRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Unknown refresh token or invalid API key", body = ErrorBody),
+    ))]
+async fn logout(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    key.require_scope(SCOPE_AUTH)?;
+    let app_id = key.app_id();
+    let session = sessions::revoke_by_token(state.store(), app_id, &body.refresh_token).await?;
+    state
+        .audit(entry(
+            app_id,
+            Actor::User(session.user_id.clone()),
+            "auth.logout",
+            format!("session:{}", session.family_id),
+            &["revoked"],
+            &client,
+        ))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = MeResponse),
+        (status = 401, description = "Missing, invalid or other-app token or key", body = ErrorBody),
+    ))]
+async fn me(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    user.key.require_scope(SCOPE_AUTH)?;
+    let found = users::get(state.store(), &user.claims.app, &user.claims.sub).await?;
+    match found {
+        Some(record) if !record.user.disabled => Ok(axum::Json(MeResponse { user: record.user })),
+        _ => Err(ApiError::Domain(Error::Unauthorized(
+            "invalid or expired access token".into(),
+        ))),
+    }
+}

@@ -1,0 +1,131 @@
+//! `/config/{appId}`: read (API key) and replace (admin, optimistic concurrency by `If-Match`) an app's config.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use ob_core::api_keys::SCOPE_CONFIG_READ;
+use ob_core::audit::{Actor, NewEntry};
+use ob_core::config::{self, AppConfig, ConfigBody};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppKey, AuthUser, Client};
+use crate::json::Json;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_config, put_config))
+}
+
+/// The config with its version as a strong ETag.
+fn with_etag(config: AppConfig) -> Response {
+    let etag = format!("\"{}\"", config.version);
+    let mut response = axum::Json(config).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Reads `If-Match`: `"3"`, `W/"3"` or `3` name a version; `*` or absence mean any.
+fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::invalid(
+                "If-Match",
+                "must be a config version as returned in ETag, e.g. \"3\"",
+            )
+        })
+}
+
+/// The app's public config.
+#[utoipa::path(get, path = "/config/{appId}", tag = "config",
+    params(("appId" = String, Path, description = "The app")),
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "The config; ETag carries its version", body = AppConfig),
+        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the config:read scope", body = ErrorBody),
+    ))]
+async fn get_config(
+    State(state): State<AppState>,
+    key: AppKey,
+    Path(app_id): Path<String>,
+) -> Result<Response, ApiError> {
+    key.require_scope(SCOPE_CONFIG_READ)?;
+    key.check_app(&app_id)?;
+    Ok(with_etag(config::get(state.store(), &app_id).await?))
+}
+
+/// Replace the app's config (admin role). With `If-Match`, only if that version is current.
+#[utoipa::path(put, path = "/config/{appId}", tag = "config",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+    ),
+    request_body = ConfigBody,
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
+        (status = 400, description = "Invalid config", body = ErrorBody),
+        (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 403, description = "Not an admin of the app", body = ErrorBody),
+        (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+    ))]
+async fn put_config(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<ConfigBody>,
+) -> Result<Response, ApiError> {
+    user.key.check_app(&app_id)?;
+    user.require_admin()?;
+    let expected = expected_version(&headers)?;
+    let (new, old) = config::put(state.store(), &app_id, body, expected).await?;
+    state.forget_app(&app_id);
+    state
+        .audit(NewEntry {
+            app_id: app_id.clone(),
+            actor: Actor::User(user.claims.sub.clone()),
+            action: "config.update".into(),
+            target: format!("config:v{}", new.version),
+            changed_fields: old.body.changed_fields(&new.body),
+            origin: client.0,
+        })
+        .await;
+    Ok(with_etag(new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(expected_version(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(expected_version(&headers("\"3\"")).unwrap(), Some(3));
+        assert_eq!(expected_version(&headers("W/\"4\"")).unwrap(), Some(4));
+        assert_eq!(expected_version(&headers("5")).unwrap(), Some(5));
+        assert_eq!(expected_version(&headers("*")).unwrap(), None);
+        assert!(expected_version(&headers("\"abc\"")).is_err());
+    }
+}

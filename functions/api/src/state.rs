@@ -1,0 +1,236 @@
+//! Shared state of the HTTP API: storage, token signer, stage settings and a short-lived per-app cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ob_core::throttle::Policy;
+use ob_core::tokens::TokenSigner;
+use ob_core::{Error, Result, Store, Tables};
+
+/// How long an app's state and origins are reused before being read again.
+const APP_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Stage settings the API runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Stage name (shown by `/health`).
+    pub stage: String,
+    /// `iss` of access tokens; every function of a stage must agree on it.
+    pub issuer: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub bcrypt_cost: u32,
+    /// Browser origins allowed for every app (the stage's `cors.allowedOrigins`).
+    pub stage_origins: Vec<String>,
+    pub audit_retention_days: u32,
+    pub login_throttle: Policy,
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            stage: "local".into(),
+            issuer: issuer_for("local"),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 86_400,
+            bcrypt_cost: 10,
+            stage_origins: Vec::new(),
+            audit_retention_days: 30,
+            login_throttle: Policy::default(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The token issuer of a stage.
+pub fn issuer_for(stage: &str) -> String {
+    format!("one-backend:{stage}")
+}
+
+impl Settings {
+    /// Reads the variables `templates/function.yaml` and `functions/*.yaml` set.
+    /// Variables a function does not receive keep their defaults (the admin
+    /// function, which never hashes passwords, gets no `BCRYPT_COST`).
+    pub fn from_env() -> Result<Self> {
+        let mut settings = Self::default();
+        if let Ok(stage) = std::env::var("STAGE") {
+            settings.issuer = issuer_for(&stage);
+            settings.stage = stage;
+        }
+        if let Some(v) = env_parse("ACCESS_TOKEN_TTL_SECONDS")? {
+            settings.access_ttl_secs = v;
+        }
+        if let Some(v) = env_parse("REFRESH_TOKEN_TTL_SECONDS")? {
+            settings.refresh_ttl_secs = v;
+        }
+        if let Some(v) = env_parse("BCRYPT_COST")? {
+            settings.bcrypt_cost = v;
+        }
+        if let Some(v) = env_parse("AUDIT_RETENTION_DAYS")? {
+            settings.audit_retention_days = v;
+        }
+        if let Ok(csv) = std::env::var("CORS_ORIGINS") {
+            settings.stage_origins = csv
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        Ok(settings)
+    }
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Internal(format!("{name} is not a valid number"))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// What the API remembers about an app for a minute.
+#[derive(Debug, Clone)]
+pub(crate) struct AppFacts {
+    pub active: bool,
+    /// Registered origins plus the config's `allowedOrigins`.
+    pub origins: Vec<String>,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    signer: TokenSigner,
+    settings: Settings,
+    apps: Mutex<HashMap<String, (Instant, AppFacts)>>,
+    /// A bcrypt hash at the stage's cost, verified against when an e-mail is
+    /// unknown so that unknown and known e-mails take the same time.
+    dummy_hash: tokio::sync::OnceCell<String>,
+}
+
+impl AppState {
+    /// For `obctl dev` and tests: an explicit store, signing key (≥ 32 bytes) and settings.
+    pub fn new(store: Store, signing_key: &[u8], settings: Settings) -> Result<Self> {
+        let signer = TokenSigner::new(signing_key, &settings.issuer)?;
+        Ok(Self(Arc::new(Inner {
+            store,
+            signer,
+            settings,
+            apps: Mutex::new(HashMap::new()),
+            dummy_hash: tokio::sync::OnceCell::new(),
+        })))
+    }
+
+    /// For the Lambdas: tables and settings from the environment, the signing
+    /// key from Secrets Manager (`SIGNING_KEY_SECRET_ARN`), fetched once per cold start.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let settings = Settings::from_env()?;
+        let arn = std::env::var("SIGNING_KEY_SECRET_ARN")
+            .map_err(|_| Error::Internal("SIGNING_KEY_SECRET_ARN is not set".into()))?;
+        let secret = aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "read signing key: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let key = match (secret.secret_string(), secret.secret_binary()) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(blob)) => blob.as_ref().to_vec(),
+            (None, None) => return Err(Error::Internal("signing key secret is empty".into())),
+        };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), Tables::from_env());
+        Self::new(store, &key, settings)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub(crate) fn signer(&self) -> &TokenSigner {
+        &self.0.signer
+    }
+
+    /// A bcrypt hash to verify against when no user matched.
+    pub(crate) async fn dummy_hash(&self) -> Result<&str> {
+        let cost = self.0.settings.bcrypt_cost;
+        self.0
+            .dummy_hash
+            .get_or_try_init(|| ob_core::passwords::hash("not a real password", cost))
+            .await
+            .map(String::as_str)
+    }
+
+    /// An app's state and origins, read at most once a minute per app.
+    pub(crate) async fn app_facts(&self, app_id: &str) -> Result<AppFacts> {
+        if let Some(facts) = self.cached(app_id) {
+            return Ok(facts);
+        }
+        let (app, config) = tokio::try_join!(
+            ob_core::apps::get(&self.0.store, app_id),
+            ob_core::config::get(&self.0.store, app_id)
+        )?;
+        let facts = match app {
+            Some(app) => AppFacts {
+                active: app.state == ob_core::apps::AppState::Active,
+                origins: app
+                    .origins
+                    .into_iter()
+                    .chain(config.body.allowed_origins)
+                    .collect(),
+            },
+            None => AppFacts {
+                active: false,
+                origins: Vec::new(),
+            },
+        };
+        if let Ok(mut apps) = self.0.apps.lock() {
+            apps.insert(app_id.to_owned(), (Instant::now(), facts.clone()));
+        }
+        Ok(facts)
+    }
+
+    fn cached(&self, app_id: &str) -> Option<AppFacts> {
+        let apps = self.0.apps.lock().ok()?;
+        let (at, facts) = apps.get(app_id)?;
+        (at.elapsed() < APP_CACHE_TTL).then(|| facts.clone())
+    }
+
+    /// Drops an app from the cache after its config changed here.
+    pub(crate) fn forget_app(&self, app_id: &str) {
+        if let Ok(mut apps) = self.0.apps.lock() {
+            apps.remove(app_id);
+        }
+    }
+}
+
+impl AppState {
+    /// Writes an audit entry. A failed write is logged, not returned: the state
+    /// change it describes has already happened and must not be reported as failed.
+    pub(crate) async fn audit(&self, entry: ob_core::audit::NewEntry) {
+        let action = entry.action.clone();
+        if let Err(err) =
+            ob_core::audit::record(&self.0.store, entry, self.0.settings.audit_retention_days).await
+        {
+            tracing::error!(error = %err, action = %action, "could not write audit entry");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The auth Lambda: serves `/auth/*` of the HTTP API.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ob_lambda::serve(ob_api::auth_router).await
+}

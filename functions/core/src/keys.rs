@@ -1,0 +1,66 @@
+//! Key values of the item layouts documented in `tables.rs`, built in one place.
+//!
+//! Every partition key starts with the app id (or is a hash resolving to one
+//! app), so no request can reach another app's items by construction.
+
+/// `USERS.pk` of every item of one app: `APP#{appId}`.
+pub fn users_pk(app_id: &str) -> String {
+    format!("APP#{app_id}")
+}
+
+/// `USERS.sk` of a user: `USER#{userId}`.
+pub fn user_sk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// `USERS.sk` of the e-mail uniqueness guard: `EMAIL#{lowercased e-mail}`.
+pub fn email_sk(email_lower: &str) -> String {
+    format!("EMAIL#{email_lower}")
+}
+
+/// `SESSIONS.pk` of one issued refresh token: `T#{token hash}`.
+pub fn refresh_token_pk(token_hash: &str) -> String {
+    format!("T#{token_hash}")
+}
+
+/// `SESSIONS.pk` of a session family: `F#{familyId}`.
+pub fn family_pk(family_id: &str) -> String {
+    format!("F#{family_id}")
+}
+
+/// `SESSIONS.pk` of a failed-login counter: `L#{appId}#{subject}`.
+pub fn login_failures_pk(app_id: &str, subject: &str) -> String {
+    format!("L#{app_id}#{subject}")
+}
+
+/// `SESSIONS.userPk` (index `byUser`): `{appId}#{userId}`.
+pub fn session_user_pk(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}#{user_id}")
+}
+
+/// `AUDIT.sk`: `{RFC 3339 time}#{event id}`, so a reverse Query is newest first.
+pub fn audit_sk(at_rfc3339: &str, event_id: &str) -> String {
+    format!("{at_rfc3339}#{event_id}")
+}
+
+/// `AUDIT.actorPk` (index `byActor`): `{appId}#{actor}`.
+pub fn audit_actor_pk(app_id: &str, actor: &str) -> String {
+    format!("{app_id}#{actor}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_match_tables_doc() {
+        assert_eq!(users_pk("shop"), "APP#shop");
+        assert_eq!(email_sk("a@b.c"), "EMAIL#a@b.c");
+        assert_eq!(login_failures_pk("shop", "ip:1.2.3.4"), "L#shop#ip:1.2.3.4");
+        assert_eq!(session_user_pk("shop", "u1"), "shop#u1");
+        assert_eq!(
+            audit_sk("2024-01-01T00:00:00.000Z", "e"),
+            "2024-01-01T00:00:00.000Z#e"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! Refresh-token sessions: families of single-use opaque tokens with rotation, reuse detection and TTL.
+//!
+//! Each login starts a family (`F#{familyId}`); each issued refresh token is an
+//! item `T#{sha256(token)}` pointing at its family. Refreshing marks the
+//! presented token rotated and issues the next one in one transaction. A token
+//! presented after it was rotated means it was copied: the whole family is
+//! revoked, so neither the thief nor the victim can continue that session.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use crate::attr::{self, Item};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::secret;
+use crate::store::Store;
+use crate::tables::{SESSIONS, SESSIONS_BY_USER};
+
+/// Random characters of a refresh token (~256 bits).
+const TOKEN_LEN: usize = 43;
+
+/// Whose session a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub family_id: String,
+    pub app_id: String,
+    pub user_id: String,
+}
+
+/// A refresh token to hand out once; only its hash is stored.
+#[derive(Debug, Clone)]
+pub struct IssuedRefresh {
+    pub session: Session,
+    pub token: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone)]
+pub enum Refresh {
+    /// The token was current: here is its successor.
+    Rotated(IssuedRefresh),
+    /// The token had already been rotated: the family is now revoked.
+    ReuseDetected(Session),
+}
+
+/// Starts a new session family for a user and issues its first token.
+pub async fn start(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    ttl_secs: i64,
+) -> Result<IssuedRefresh> {
+    let table = store.sessions_table()?;
+    let session = Session {
+        family_id: uuid::Uuid::new_v4().to_string(),
+        app_id: app_id.to_owned(),
+        user_id: user_id.to_owned(),
+    };
+    let now = clock::now_epoch();
+    let expires_at = now + ttl_secs;
+    let token = secret::random_base62(TOKEN_LEN)?;
+    let mut family = Item::new();
+    family.insert(
+        SESSIONS.partition_key.into(),
+        attr::s(keys::family_pk(&session.family_id)),
+    );
+    family.insert("familyId".into(), attr::s(&session.family_id));
+    family.insert("appId".into(), attr::s(app_id));
+    family.insert("userId".into(), attr::s(user_id));
+    family.insert(
+        SESSIONS_BY_USER.partition_key.into(),
+        attr::s(keys::session_user_pk(app_id, user_id)),
+    );
+    family.insert("revoked".into(), attr::b(false));
+    family.insert("createdAt".into(), attr::n(now));
+    family.insert(ttl_attr().into(), attr::n(expires_at));
+    let items = vec![
+        put(table, family)?,
+        put(table, token_item(&session, &token, expires_at))?,
+    ];
+    store
+        .client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+        .map_err(|e| Error::sdk("start session", e))?;
+    Ok(IssuedRefresh {
+        session,
+        token,
+        expires_at,
+    })
+}
+
+/// Exchanges a refresh token of `app_id` for its successor. Unknown, expired,
+/// revoked or other-app tokens are `Unauthorized`; a rotated one revokes its family.
+pub async fn refresh(
+    store: &Store,
+    app_id: &str,
+    presented: &str,
+    ttl_secs: i64,
+) -> Result<Refresh> {
+    let table = store.sessions_table()?;
+    let unauthorized = || Error::Unauthorized("invalid refresh token".into());
+    let now = clock::now_epoch();
+    let old_hash = secret::sha256_hex(presented);
+    let old = get(store, &keys::refresh_token_pk(&old_hash))
+        .await?
+        .ok_or_else(unauthorized)?;
+    let session = session_of(&old)?;
+    // TTL deletion lags by up to days, so expiry is checked here as well.
+    if session.app_id != app_id || attr::opt_i64(&old, ttl_attr()).is_none_or(|at| at <= now) {
+        return Err(unauthorized());
+    }
+    if attr::get_bool(&old, "rotated") {
+        revoke_family(store, &session.family_id).await?;
+        return Ok(Refresh::ReuseDetected(session));
+    }
+    let family_pk = keys::family_pk(&session.family_id);
+    let family = get(store, &family_pk).await?.ok_or_else(unauthorized)?;
+    if attr::get_bool(&family, "revoked") {
+        return Err(unauthorized());
+    }
+    let token = secret::random_base62(TOKEN_LEN)?;
+    let expires_at = now + ttl_secs;
+    let mark_rotated = Update::builder()
+        .table_name(table)
+        .key(
+            SESSIONS.partition_key,
+            attr::s(keys::refresh_token_pk(&old_hash)),
+        )
+        .update_expression("SET rotated = :true, rotatedAt = :now")
+        .condition_expression("attribute_exists(#pk) AND attribute_not_exists(rotated)")
+        .expression_attribute_names("#pk", SESSIONS.partition_key)
+        .expression_attribute_values(":true", attr::b(true))
+        .expression_attribute_values(":now", attr::n(now))
+        .build()
+        .map_err(|e| Error::internal("build update", e))?;
+    let extend_family = Update::builder()
+        .table_name(table)
+        .key(SESSIONS.partition_key, attr::s(&family_pk))
+        .update_expression("SET #ttl = :exp")
+        .condition_expression("revoked = :false")
+        .expression_attribute_names("#ttl", ttl_attr())
+        .expression_attribute_values(":exp", attr::n(expires_at))
+        .expression_attribute_values(":false", attr::b(false))
+        .build()
+        .map_err(|e| Error::internal("build update", e))?;
+    let items = vec![
+        TransactWriteItem::builder().update(mark_rotated).build(),
+        put(table, token_item(&session, &token, expires_at))?,
+        TransactWriteItem::builder().update(extend_family).build(),
+    ];
+    let result = store
+        .client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Refresh::Rotated(IssuedRefresh {
+            session,
+            token,
+            expires_at,
+        })),
+        Err(err) => {
+            let reasons = cancellation_codes(&err);
+            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+                // Another request rotated this token between our read and write:
+                // the same token was presented twice, which is reuse.
+                revoke_family(store, &session.family_id).await?;
+                Ok(Refresh::ReuseDetected(session))
+            } else if reasons.get(2).map(String::as_str) == Some("ConditionalCheckFailed") {
+                Err(unauthorized())
+            } else {
+                Err(Error::sdk("rotate refresh token", err))
+            }
+        }
+    }
+}
+
+/// Revokes the session a refresh token of `app_id` belongs to (logout).
+/// Returns the session, or `Unauthorized` for an unknown or other-app token.
+pub async fn revoke_by_token(store: &Store, app_id: &str, presented: &str) -> Result<Session> {
+    let pk = keys::refresh_token_pk(&secret::sha256_hex(presented));
+    let item = get(store, &pk).await?;
+    match item.as_ref().map(session_of).transpose()? {
+        Some(session) if session.app_id == app_id => {
+            revoke_family(store, &session.family_id).await?;
+            Ok(session)
+        }
+        _ => Err(Error::Unauthorized("invalid refresh token".into())),
+    }
+}
+
+/// Marks a family revoked; every token of it stops working.
+pub async fn revoke_family(store: &Store, family_id: &str) -> Result<()> {
+    store
+        .client
+        .update_item()
+        .table_name(store.sessions_table()?)
+        .key(SESSIONS.partition_key, attr::s(keys::family_pk(family_id)))
+        .update_expression("SET revoked = :true")
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", SESSIONS.partition_key)
+        .expression_attribute_values(":true", attr::b(true))
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|err| {
+            if crate::apps::is_conditional_failure(&err) {
+                Ok(())
+            } else {
+                Err(Error::sdk("revoke session", err))
+            }
+        })
+}
+
+/// Revokes every session of a user (e.g. after disabling the account).
+pub async fn revoke_all_for_user(store: &Store, app_id: &str, user_id: &str) -> Result<usize> {
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.sessions_table()?)
+            .index_name(SESSIONS_BY_USER.name)
+            .key_condition_expression("#u = :u")
+            .expression_attribute_names("#u", SESSIONS_BY_USER.partition_key)
+            .expression_attribute_values(":u", attr::s(keys::session_user_pk(app_id, user_id)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("list sessions", e))?;
+        for item in out.items() {
+            revoke_family(store, &attr::get_s(item, "familyId")?).await?;
+            count += 1;
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(count);
+        }
+    }
+}
+
+fn token_item(session: &Session, token: &str, expires_at: i64) -> Item {
+    let mut item = Item::new();
+    item.insert(
+        SESSIONS.partition_key.into(),
+        attr::s(keys::refresh_token_pk(&secret::sha256_hex(token))),
+    );
+    item.insert("familyId".into(), attr::s(&session.family_id));
+    item.insert("appId".into(), attr::s(&session.app_id));
+    item.insert("userId".into(), attr::s(&session.user_id));
+    item.insert(ttl_attr().into(), attr::n(expires_at));
+    item
+}
+
+fn session_of(item: &Item) -> Result<Session> {
+    Ok(Session {
+        family_id: attr::get_s(item, "familyId")?,
+        app_id: attr::get_s(item, "appId")?,
+        user_id: attr::get_s(item, "userId")?,
+    })
+}
+
+fn put(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", SESSIONS.partition_key)
+        .build()
+        .map_err(|e| Error::internal("build put", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+async fn get(store: &Store, pk: &str) -> Result<Option<Item>> {
+    let out = store
+        .client
+        .get_item()
+        .table_name(store.sessions_table()?)
+        .key(SESSIONS.partition_key, attr::s(pk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::sdk("get session", e))?;
+    Ok(out.item)
+}
+
+fn ttl_attr() -> &'static str {
+    SESSIONS.ttl_attribute.unwrap_or("expiresAt")
+}
+
+/// The per-item cancellation codes of a cancelled transaction, in item order.
+pub(crate) fn cancellation_codes<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Vec<String> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None").to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,103 @@
+//! The DynamoDB client and the resolved physical table names, built once per cold start.
+
+use aws_sdk_dynamodb::Client;
+
+use crate::error::{Error, Result};
+use crate::tables::{self, TableDef};
+
+/// Physical names of the tables this crate reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub apps: String,
+    pub users: String,
+    pub api_keys: String,
+    pub config: String,
+    pub audit: String,
+    pub sessions: String,
+}
+
+impl Tables {
+    /// Reads each table's name from its `TableDef::env_var`, as the Lambdas
+    /// receive them. A function is only given the tables it may touch, so a
+    /// missing variable resolves to an empty name and fails on first use (with
+    /// the table named in the error) rather than at start-up.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|def| std::env::var(def.env_var).ok())
+    }
+
+    /// Resolves each table through `lookup` (obctl passes the stack outputs,
+    /// keyed by `TableDef::output`; the tests pass the names they created).
+    pub fn from_lookup(lookup: impl Fn(&TableDef) -> Option<String>) -> Self {
+        let name = |def: &TableDef| lookup(def).unwrap_or_default();
+        Self {
+            apps: name(&tables::APPS),
+            users: name(&tables::USERS),
+            api_keys: name(&tables::API_KEYS),
+            config: name(&tables::CONFIG),
+            audit: name(&tables::AUDIT),
+            sessions: name(&tables::SESSIONS),
+        }
+    }
+
+    /// Names every table `{prefix}{logical id}`: what the test fixtures create.
+    pub fn from_prefix(prefix: &str) -> Self {
+        Self::from_lookup(|def| Some(format!("{prefix}{}", def.logical_id)))
+    }
+
+    /// Fails when a table needed by an operation was not configured.
+    pub(crate) fn require<'a>(name: &'a str, def: &TableDef) -> Result<&'a str> {
+        if name.is_empty() {
+            Err(Error::Internal(format!(
+                "table {} is not configured ({} unset)",
+                def.logical_id, def.env_var
+            )))
+        } else {
+            Ok(name)
+        }
+    }
+}
+
+/// What every storage operation needs: one client, one set of table names.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub client: Client,
+    pub tables: Tables,
+}
+
+impl Store {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    pub(crate) fn apps_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.apps, &tables::APPS)
+    }
+    pub(crate) fn users_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.users, &tables::USERS)
+    }
+    pub(crate) fn api_keys_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.api_keys, &tables::API_KEYS)
+    }
+    pub(crate) fn config_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.config, &tables::CONFIG)
+    }
+    pub(crate) fn audit_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.audit, &tables::AUDIT)
+    }
+    pub(crate) fn sessions_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.sessions, &tables::SESSIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_uses_table_defs() {
+        let tables = Tables::from_lookup(|def| Some(def.output.to_owned()));
+        assert_eq!(tables.users, "UsersTableName");
+        assert_eq!(Tables::from_prefix("t1-").audit, "t1-AuditTable");
+        assert!(Tables::require("", &tables::USERS).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! Users of an app: registration with atomic per-app e-mail uniqueness, lookup, roles and the disabled flag.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::apps::is_conditional_failure;
+use crate::attr::{self, Item};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::store::Store;
+use crate::tables::USERS;
+
+/// Largest serialized `profile` accepted.
+pub const MAX_PROFILE_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(Self::User),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user as shown to the user and to admins (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub user_id: String,
+    pub app_id: String,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub profile: Value,
+    pub created_at: String,
+}
+
+/// A stored user together with the password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// Trims and lowercases an e-mail and checks its shape (uniqueness is per app on
+/// the lowercased form, so `A@x.io` and `a@x.io` are one account).
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::invalid("email", "must be a valid e-mail address"))
+    }
+}
+
+/// `profile` must be a small JSON object (or absent).
+pub fn validate_profile(profile: &Value) -> Result<()> {
+    if !profile.is_object() {
+        return Err(Error::invalid("profile", "must be a JSON object"));
+    }
+    if profile.to_string().len() > MAX_PROFILE_BYTES {
+        return Err(Error::invalid(
+            "profile",
+            format!("must be at most {MAX_PROFILE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user and its e-mail guard in one transaction: of concurrent
+/// registrations of one e-mail exactly one succeeds; the others get `Conflict`.
+pub async fn register(
+    store: &Store,
+    app_id: &str,
+    email: &str,
+    password_hash: &str,
+    profile: Value,
+) -> Result<User> {
+    let email = normalize_email(email)?;
+    validate_profile(&profile)?;
+    let now = clock::now_rfc3339();
+    let user = User {
+        user_id: uuid::Uuid::now_v7().to_string(),
+        app_id: app_id.to_owned(),
+        email: email.clone(),
+        role: Role::User,
+        disabled: false,
+        profile,
+        created_at: now,
+    };
+    let table = store.users_table()?;
+    let mut user_item = to_item(&user);
+    user_item.insert("passwordHash".into(), attr::s(password_hash));
+    let mut guard = Item::new();
+    guard.insert(USERS.partition_key.into(), attr::s(keys::users_pk(app_id)));
+    guard.insert(sort_key().into(), attr::s(keys::email_sk(&email)));
+    guard.insert("userId".into(), attr::s(&user.user_id));
+    let put = |item: Item| -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", USERS.partition_key)
+            .build()
+            .map_err(|e| Error::internal("build put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    };
+    let items = vec![put(user_item)?, put(guard)?];
+    // A transaction can be cancelled by a concurrent one touching the same item
+    // ("TransactionConflict"); retrying then reads the winner's guard and fails
+    // with a condition check, which is the answer we want.
+    for attempt in 0..4 {
+        let result = store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(user),
+            Err(err) => err,
+        };
+        let reasons: Vec<String> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|r| r.code().map(str::to_owned))
+                .collect(),
+            Some(other) if other.code() == Some("TransactionConflictException") => {
+                vec!["TransactionConflict".into()]
+            }
+            _ => return Err(Error::sdk("register user", err)),
+        };
+        if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+            return Err(Error::Conflict("e-mail already registered".into()));
+        }
+        if !reasons.iter().any(|r| r == "TransactionConflict") || attempt == 3 {
+            return Err(Error::sdk("register user", err));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+    }
+    Err(Error::Internal("register user: retries exhausted".into()))
+}
+
+/// Finds a user by e-mail through the guard item (two consistent reads).
+pub async fn find_by_email(store: &Store, app_id: &str, email: &str) -> Result<Option<UserRecord>> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(None);
+    };
+    let Some(guard) = get_item(store, app_id, &keys::email_sk(&email)).await? else {
+        return Ok(None);
+    };
+    let user_id = attr::get_s(&guard, "userId")?;
+    get(store, app_id, &user_id).await
+}
+
+/// Reads a user by id.
+pub async fn get(store: &Store, app_id: &str, user_id: &str) -> Result<Option<UserRecord>> {
+    let item = get_item(store, app_id, &keys::user_sk(user_id)).await?;
+    item.as_ref()
+        .map(|item| {
+            Ok(UserRecord {
+                user: from_item(item)?,
+                password_hash: attr::get_s(item, "passwordHash")?,
+            })
+        })
+        .transpose()
+}
+
+/// Grants or withdraws a role (operator action from the CLI).
+pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) -> Result<()> {
+    update_flag(
+        store,
+        app_id,
+        user_id,
+        "#f = :v",
+        "role",
+        attr::s(role.as_str()),
+    )
+    .await
+}
+
+/// Disables or re-enables an account; a disabled user can neither log in nor refresh.
+pub async fn set_disabled(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    disabled: bool,
+) -> Result<()> {
+    update_flag(
+        store,
+        app_id,
+        user_id,
+        "#f = :v",
+        "disabled",
+        attr::b(disabled),
+    )
+    .await
+}
+
+async fn update_flag(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    set: &str,
+    field: &str,
+    value: aws_sdk_dynamodb::types::AttributeValue,
+) -> Result<()> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(keys::user_sk(user_id)))
+        .update_expression(format!("SET {set}, updatedAt = :now"))
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", USERS.partition_key)
+        .expression_attribute_names("#f", field)
+        .expression_attribute_values(":v", value)
+        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("user {user_id}"))),
+        Err(err) => Err(Error::sdk("update user", err)),
+    }
+}
+
+async fn get_item(store: &Store, app_id: &str, sk: &str) -> Result<Option<Item>> {
+    let out = store
+        .client
+        .get_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::sdk("get user", e))?;
+    Ok(out.item)
+}
+
+fn sort_key() -> &'static str {
+    USERS.sort_key.unwrap_or("sk")
+}
+
+fn to_item(user: &User) -> Item {
+    let mut item = Item::new();
+    item.insert(
+        USERS.partition_key.into(),
+        attr::s(keys::users_pk(&user.app_id)),
+    );
+    item.insert(sort_key().into(), attr::s(keys::user_sk(&user.user_id)));
+    item.insert("userId".into(), attr::s(&user.user_id));
+    item.insert("appId".into(), attr::s(&user.app_id));
+    item.insert("email".into(), attr::s(&user.email));
+    item.insert("role".into(), attr::s(user.role.as_str()));
+    item.insert("disabled".into(), attr::b(user.disabled));
+    item.insert("profile".into(), attr::from_json(&user.profile));
+    item.insert("createdAt".into(), attr::s(&user.created_at));
+    item
+}
+
+fn from_item(item: &Item) -> Result<User> {
+    Ok(User {
+        user_id: attr::get_s(item, "userId")?,
+        app_id: attr::get_s(item, "appId")?,
+        email: attr::get_s(item, "email")?,
+        // An unknown role grants nothing beyond a plain user.
+        role: Role::parse(&attr::opt_s(item, "role").unwrap_or_default()).unwrap_or(Role::User),
+        disabled: attr::get_bool(item, "disabled"),
+        profile: item
+            .get("profile")
+            .map(attr::to_json)
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        created_at: attr::opt_s(item, "createdAt").unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email("  Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in [
+            "", "ann", "ann@", "@x.io", "a@b", "a b@x.io", "a@x.io.", "a@@x.io",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profiles_are_small_objects() {
+        assert!(validate_profile(&serde_json::json!({"name": "Ann"})).is_ok());
+        assert!(validate_profile(&serde_json::json!([1])).is_err());
+        let big = "x".repeat(MAX_PROFILE_BYTES);
+        assert!(validate_profile(&serde_json::json!({ "bio": big })).is_err());
+    }
+
+    #[test]
+    fn items_round_trip_without_hash() {
+        let user = User {
+            user_id: "u1".into(),
+            app_id: "shop".into(),
+            email: "ann@example.com".into(),
+            role: Role::Admin,
+            disabled: false,
+            profile: serde_json::json!({"name": "Ann"}),
+            created_at: "t".into(),
+        };
+        let item = to_item(&user);
+        assert!(!item.contains_key("passwordHash"));
+        assert_eq!(from_item(&item).unwrap(), user);
+        assert_eq!(Role::parse("root"), None);
+    }
+}

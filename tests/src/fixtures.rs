@@ -1,0 +1,340 @@
+//! Fixtures for the HTTP API tests: the stack's tables in the emulator, apps with keys, and the whole router called in-process.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use ob_api::{AppState, ClientAddr, Settings};
+use ob_core::tables::{self, TableDef};
+use ob_core::{Store, Tables};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::emulator::{EmulatorGuard, emulator};
+
+/// HMAC key of the tests' access tokens.
+pub const SIGNING_KEY: &[u8] = b"test signing key, at least 32 bytes long";
+/// The one origin the test stage allows for every app.
+pub const STAGE_ORIGIN: &str = "https://stage.example";
+
+/// Creates every table of `ob_core::tables::ALL` as `{prefix}{logical id}`,
+/// with its key schema and indexes, on-demand.
+pub async fn create_tables(client: &aws_sdk_dynamodb::Client, prefix: &str) {
+    for table in tables::ALL {
+        create_table(client, &format!("{prefix}{}", table.logical_id), table).await;
+    }
+}
+
+fn key_schema(partition: &str, sort: Option<&str>) -> Vec<KeySchemaElement> {
+    let element = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema element is complete")
+    };
+    let mut schema = vec![element(partition, KeyType::Hash)];
+    schema.extend(sort.map(|s| element(s, KeyType::Range)));
+    schema
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &TableDef) {
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(table.partition_key, table.sort_key)));
+    // Every key attribute of the stack is a string.
+    for attribute in table.key_attributes() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition is complete"),
+        );
+    }
+    for index in table.indexes {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(key_schema(index.partition_key, index.sort_key)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index is complete"),
+        );
+    }
+    request.send().await.unwrap_or_else(|e| {
+        panic!(
+            "create table {name}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        )
+    });
+}
+
+/// Settings of the test stage: bcrypt cost 4 and one stage origin.
+pub fn test_settings() -> Settings {
+    Settings {
+        stage: "test".into(),
+        issuer: ob_api::state::issuer_for("test"),
+        bcrypt_cost: 4,
+        stage_origins: vec![STAGE_ORIGIN.into()],
+        audit_retention_days: 7,
+        ..Settings::default()
+    }
+}
+
+/// A registered app and one API key of it.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub app_id: String,
+    pub key: String,
+    pub key_id: String,
+}
+
+/// A fresh emulator with the stack's tables and the whole API in-process.
+#[derive(Debug)]
+pub struct Api {
+    pub store: Store,
+    pub state: AppState,
+    router: Router,
+    // Dropped last: returns the emulator to the pool.
+    _emulator: EmulatorGuard,
+}
+
+impl Api {
+    pub async fn start() -> Self {
+        Self::start_with(test_settings()).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
+        let emulator = emulator().await;
+        let sdk = emulator.sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        create_tables(&client, "t-").await;
+        let store = Store::new(client, Tables::from_prefix("t-"));
+        let state = AppState::new(store.clone(), SIGNING_KEY, settings).expect("state builds");
+        Self {
+            router: ob_api::router(state.clone()),
+            store,
+            state,
+            _emulator: emulator,
+        }
+    }
+
+    /// Registers an app and gives it a key with the default scopes.
+    pub async fn app(&self, app_id: &str) -> TestApp {
+        ob_core::apps::create(&self.store, app_id, app_id, &[])
+            .await
+            .expect("app is created");
+        let key = self.key(app_id, ob_core::api_keys::DEFAULT_SCOPES).await;
+        TestApp {
+            app_id: app_id.into(),
+            key: key.secret,
+            key_id: key.key.key_id,
+        }
+    }
+
+    /// Creates another key of an app.
+    pub async fn key(&self, app_id: &str, scopes: &[&str]) -> ob_core::api_keys::CreatedKey {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        ob_core::api_keys::create(&self.store, app_id, "test key", &scopes, None)
+            .await
+            .expect("key is created")
+    }
+
+    /// Sends a request through the whole router.
+    pub async fn send(&self, call: Call) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(call.build())
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body is readable")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Registers a user through the API and returns the reply (201 expected).
+    pub async fn register(&self, app: &TestApp, email: &str, password: &str) -> Reply {
+        self.send(
+            Call::post("/auth/register")
+                .key(&app.key)
+                .json(&serde_json::json!({
+                    "email": email, "password": password, "appId": app.app_id
+                })),
+        )
+        .await
+    }
+
+    /// Logs a user in through the API and returns the reply.
+    pub async fn login(&self, app: &TestApp, email: &str, password: &str) -> Reply {
+        self.send(
+            Call::post("/auth/login")
+                .key(&app.key)
+                .json(&serde_json::json!({
+                    "email": email, "password": password, "appId": app.app_id
+                })),
+        )
+        .await
+    }
+
+    /// Presents a refresh token through the API and returns the reply.
+    pub async fn refresh(&self, app: &TestApp, token: &str) -> Reply {
+        self.send(
+            Call::post("/auth/refresh")
+                .key(&app.key)
+                .json(&serde_json::json!({ "refreshToken": token })),
+        )
+        .await
+    }
+
+    /// Every audit entry of an app, newest first.
+    pub async fn audit(&self, app_id: &str) -> Vec<ob_core::audit::AuditEntry> {
+        ob_core::audit::list(&self.store, app_id, 500)
+            .await
+            .expect("audit is readable")
+    }
+}
+
+/// A request under construction.
+#[derive(Debug)]
+pub struct Call {
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    client_addr: Option<String>,
+}
+
+impl Call {
+    pub fn new(method: Method, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            client_addr: None,
+        }
+    }
+    pub fn get(path: &str) -> Self {
+        Self::new(Method::GET, path)
+    }
+    pub fn post(path: &str) -> Self {
+        Self::new(Method::POST, path)
+    }
+    pub fn put(path: &str) -> Self {
+        Self::new(Method::PUT, path)
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    pub fn key(self, key: &str) -> Self {
+        self.header("x-api-key", key)
+    }
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+    pub fn json(self, body: &Value) -> Self {
+        self.raw("application/json", body.to_string().into_bytes())
+    }
+    pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.body = body;
+        self.header(header::CONTENT_TYPE.as_str(), content_type)
+    }
+    /// The caller's address, as the Lambda hosts set it.
+    pub fn from_addr(mut self, addr: &str) -> Self {
+        self.client_addr = Some(addr.to_owned());
+        self
+    }
+
+    fn build(self) -> Request<Body> {
+        let mut builder = Request::builder().method(self.method).uri(self.path);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder
+            .body(Body::from(self.body))
+            .expect("request is valid");
+        if let Some(addr) = self.client_addr {
+            request.extensions_mut().insert(ClientAddr(addr));
+        }
+        request
+    }
+}
+
+/// A response, with the body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    /// A string field of the body by JSON pointer.
+    pub fn str(&self, pointer: &str) -> String {
+        self.body
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no string at {pointer} in {}", self.body))
+            .to_owned()
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    pub fn expect(self, status: StatusCode) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+}
+
+/// Counts items per value of a string attribute (helper for storage assertions).
+pub fn count_by<'a>(values: impl IntoIterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut counts = HashMap::new();
+    for value in values {
+        *counts.entry(value).or_insert(0) += 1;
+    }
+    counts
+}
