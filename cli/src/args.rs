@@ -18,18 +18,24 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes (AWS ones also come from the standard AWS_* variables).
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
+/// Where AWS calls go; flattened into every command that calls AWS (the standard
+/// AWS_* variables and profiles work too).
+#[derive(Debug, Clone, Default, Args)]
+pub struct AwsArgs {
     /// AWS named profile to use
-    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
     /// AWS region (defaults to the stage's region)
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// Send AWS calls to this endpoint (e.g. the local emulator)
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
     /// Result format: readable text or JSON for scripts
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -54,6 +60,114 @@ pub enum OutputFormat {
 pub enum Command {
     /// Print the CloudFormation template a stage deploys
     Render(RenderArgs),
+    /// Build every Lambda handler into a reproducible zip named by its SHA-256
+    Build(BuildArgs),
+    /// Create what deploys need before the stack exists (idempotent)
+    Bootstrap(StageArgs),
+    /// Build, upload and deploy a stage through a change set
+    Deploy(DeployArgs),
+    /// Show what a deploy would change (exit 0 none, 2 changes, 3 data loss)
+    Diff(DiffArgs),
+    /// Show the stack's state and last events
+    Status(StageArgs),
+    /// Print the stack's outputs (URLs, table and bucket names)
+    Outputs(StageArgs),
+    /// Delete a stage's stack (tables and buckets are retained)
+    Destroy(DestroyArgs),
+}
+
+/// A stage and where its AWS account is.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// Stage (a file in stacks/)
+    #[arg(long, env = "OBCTL_STAGE")]
+    pub stage: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildProfile {
+    Release,
+    Dev,
+}
+
+impl BuildProfile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Release => "release",
+            Self::Dev => "dev",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Take the architecture and build profile from this stage
+    #[arg(long, env = "OBCTL_STAGE")]
+    pub stage: Option<String>,
+    /// Target architecture (default: the stage's, else arm64)
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
+    /// Cargo profile (default: the stage's lambda.buildProfile, else release)
+    #[arg(long, value_enum)]
+    pub profile: Option<BuildProfile>,
+    /// Write the zips here (default: target/lambda/<arch>/<profile>)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    Arm64,
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+/// How a deploy or diff gets the function zips.
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    /// Cargo profile for the build (default: the stage's lambda.buildProfile)
+    #[arg(long, value_enum, conflicts_with = "artifacts")]
+    pub build_profile: Option<BuildProfile>,
+    /// Deploy the zips `obctl build --out-dir DIR` wrote instead of building
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    #[command(flatten)]
+    pub build: ArtifactArgs,
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Allow replacing or removing this stateful resource (logical id; repeatable)
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub allow_replace: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    #[command(flatten)]
+    pub build: ArtifactArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Acknowledge destroying a stage whose tables are deletion-protected (with --yes)
+    #[arg(long)]
+    pub i_understand_data_loss: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,15 @@
 //! `obctl`: renders, deploys and administers One Backend stacks.
 
 pub mod args;
+pub mod aws;
+pub mod bootstrap;
+pub mod build;
 pub mod commands;
+pub mod deploy;
 pub mod error;
 pub mod output;
 pub mod project;
+pub mod prompt;
 pub mod render;
 pub mod stage;
 
@@ -30,7 +35,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
     };
     match execute(&cli) {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("{err}");
             err.exit_code
@@ -38,11 +43,32 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
 }
 
-fn execute(cli: &Cli) -> Result<(), CliError> {
+fn execute(cli: &Cli) -> Result<u8, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|err| CliError::new(format!("cannot read the current directory: {err}")))?;
     let project = Project::locate(cli.global.project_dir.as_deref(), &cwd)?;
+    let g = &cli.global;
+    let p = &project;
     match &cli.command {
-        Command::Render(args) => commands::render::run(&cli.global, args, &project),
+        Command::Render(args) => commands::render::run(g, args, p).map(|()| exit::OK),
+        Command::Build(args) => commands::build::run(g, args, p),
+        Command::Bootstrap(args) => block_on(commands::bootstrap::run(g, args, p)),
+        Command::Deploy(args) => block_on(commands::deploy::run(g, args, p)),
+        Command::Diff(args) => block_on(commands::diff::run(g, args, p)),
+        Command::Status(args) => block_on(commands::status::status(g, args, p)),
+        Command::Outputs(args) => block_on(commands::status::outputs(g, args, p)),
+        Command::Destroy(args) => block_on(commands::destroy::run(g, args, p)),
     }
+}
+
+/// Runs an AWS command on a runtime made for it (render and build need none).
+fn block_on(
+    future: impl std::future::Future<Output = Result<u8, CliError>>,
+) -> Result<u8, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::new(format!("cannot start the async runtime: {err}")))?
+        .block_on(future)
 }

@@ -1,5 +1,13 @@
 //! End-to-end tests of One Backend, in one test binary.
 
+mod api_auth;
+mod api_config;
+mod api_isolation;
+mod api_keys;
+mod api_meta;
+mod api_sessions;
+mod deploy;
+mod deploy_replay;
 mod emulator;
 mod render;
 mod stack_structure;

@@ -139,7 +139,7 @@ fn typo_in_a_key_names_file_key_line_and_fix() {
     let text = err.to_string();
     assert!(text.contains("stacks/typo.yaml"), "{text}");
     assert!(text.contains("unknown key `pointInTimeRecvery`"), "{text}");
-    assert!(text.contains("line 34"), "{text}");
+    assert!(text.contains("line 36"), "{text}");
     assert!(
         text.contains("allowed keys here: pointInTimeRecovery, deletionProtection"),
         "{text}"

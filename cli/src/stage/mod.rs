@@ -5,6 +5,8 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::args::BuildProfile;
+
 pub use load::load;
 
 /// A validated stage: its name and settings.
@@ -68,6 +70,13 @@ pub struct Lambda {
     pub timeout_seconds: u32,
     #[serde(default)]
     pub functions: FunctionOverrides,
+    /// Cargo profile deploys build with: `release` (small zips) or `dev` (fast builds).
+    #[serde(default = "release")]
+    pub build_profile: BuildProfile,
+}
+
+fn release() -> BuildProfile {
+    BuildProfile::Release
 }
 
 /// Per-function overrides of the defaults; one field per function of the stack.
