@@ -13,8 +13,12 @@ OBCTL := target/debug/obctl
 STAGES := $(basename $(notdir $(wildcard stacks/*.yaml)))
 EMULATOR_PORT ?= 4566
 STATE := .obctl
+# obctl against the local emulator only: dummy credentials, never a real profile.
+LOCAL_AWS := env -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 OBCTL_POLL_MS=200
+DEV_PORT ?= 8787
 
-.PHONY: help venv build test lint-templates lint fmt dev emulator emulator-stop clean
+.PHONY: help venv build test lint-templates lint fmt dev emulator emulator-stop bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -60,8 +64,10 @@ emulator: venv ## Start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT) (ba
 emulator-stop: ## Stop the local AWS emulator
 	@if [ -f $(STATE)/moto.pid ]; then kill $$(cat $(STATE)/moto.pid) 2>/dev/null || true; rm -f $(STATE)/moto.pid; echo "emulator stopped"; fi
 
-dev: venv build emulator ## Run the backend locally: emulator, local stage, then the API
-	$(OBCTL) render --stage local --out target/rendered/local.yaml
+dev: venv build emulator ## Run the backend locally: emulator, `local` stage deployed into it, API on :8787
+	$(LOCAL_AWS) $(OBCTL) bootstrap --stage local
+	$(LOCAL_AWS) $(OBCTL) deploy --stage local --yes
+	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) --demo-app demo
 
 clean: emulator-stop ## Remove build output, the venv and local state
 	cargo clean

@@ -74,6 +74,23 @@ pub enum Command {
     Outputs(StageArgs),
     /// Delete a stage's stack (tables and buckets are retained)
     Destroy(DestroyArgs),
+    /// Serve the whole HTTP API locally against a deployed stage's tables
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Stage whose tables and signing key to use (deploy it first)
+    #[arg(long, env = "OBCTL_STAGE", default_value = "local")]
+    pub stage: String,
+    /// Port on 127.0.0.1
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// Make sure this app exists and print a fresh API key for it
+    #[arg(long, value_name = "APP_ID")]
+    pub demo_app: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// A stage and where its AWS account is.

@@ -58,6 +58,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Status(args) => block_on(commands::status::status(g, args, p)),
         Command::Outputs(args) => block_on(commands::status::outputs(g, args, p)),
         Command::Destroy(args) => block_on(commands::destroy::run(g, args, p)),
+        Command::Dev(args) => block_on(commands::dev::run(g, args, p)),
     }
 }
 
