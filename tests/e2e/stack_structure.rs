@@ -40,6 +40,9 @@ fn names(list: &Value, field: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// An index as (name, key schema, projection type).
+type IndexShape = (String, Vec<(String, String)>, String);
+
 fn expected_key_schema(pk: &str, sk: Option<&str>) -> Vec<(String, String)> {
     let mut keys = vec![(pk.to_owned(), "HASH".to_owned())];
     keys.extend(sk.map(|s| (s.to_owned(), "RANGE".to_owned())));
@@ -71,7 +74,7 @@ fn tables_match_the_core_layout_on_every_stage() {
                 .collect();
             attrs.sort();
             assert_eq!(attrs, def.key_attributes(), "{stage}/{id} attributes");
-            let gsis: Vec<(String, Vec<(String, String)>, String)> = p["GlobalSecondaryIndexes"]
+            let gsis: Vec<IndexShape> = p["GlobalSecondaryIndexes"]
                 .as_sequence()
                 .map(|list| {
                     list.iter()
@@ -243,16 +246,13 @@ fn each_role_names_only_its_own_resources_and_never_wildcards() {
         }
         let mut allowed: BTreeSet<String> = shared.iter().map(|s| (*s).to_owned()).collect();
         allowed.extend(extra.iter().map(|s| (*s).to_owned()));
-        allowed.extend(
-            [
-                format!("{function}LogGroup"),
-                "SigningKeySecretArn".to_owned(),
-                "AWS::Partition".to_owned(),
-                "AWS::Region".to_owned(),
-                "AWS::AccountId".to_owned(),
-            ]
-            .into_iter(),
-        );
+        allowed.extend([
+            format!("{function}LogGroup"),
+            "SigningKeySecretArn".to_owned(),
+            "AWS::Partition".to_owned(),
+            "AWS::Region".to_owned(),
+            "AWS::AccountId".to_owned(),
+        ]);
         let strays: Vec<&String> = referenced.difference(&allowed).collect();
         assert!(strays.is_empty(), "{function}Role reaches {strays:?}");
         for table in extra.iter().filter(|t| t.ends_with("Table")) {

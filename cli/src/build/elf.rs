@@ -58,14 +58,14 @@ pub fn check(function: &str, bytes: &[u8], arch: Architecture) -> Result<ElfFact
             arch.as_str()
         ));
     }
-    if let Some((major, minor)) = facts.max_glibc {
-        if (major, minor) > AL2023_GLIBC {
-            return Err(format!(
-                "the {function} binary needs GLIBC_{major}.{minor}, but provided.al2023 has glibc {}.{}; \
+    if let Some((major, minor)) = facts.max_glibc
+        && (major, minor) > AL2023_GLIBC
+    {
+        return Err(format!(
+            "the {function} binary needs GLIBC_{major}.{minor}, but provided.al2023 has glibc {}.{}; \
                  it would fail at start-up on Lambda",
-                AL2023_GLIBC.0, AL2023_GLIBC.1
-            ));
-        }
+            AL2023_GLIBC.0, AL2023_GLIBC.1
+        ));
     }
     Ok(facts)
 }

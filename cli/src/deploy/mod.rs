@@ -215,10 +215,8 @@ pub async fn abandon(cfn: &aws_sdk_cloudformation::Client, planned: &Planned) ->
     if let Some(id) = &planned.change_set_id {
         changeset::discard(cfn, id).await;
     }
-    if planned.new_stack {
-        if let Some(stack_id) = &planned.stack_id {
-            stack::delete_and_wait(cfn, stack_id).await?;
-        }
+    if let (true, Some(stack_id)) = (planned.new_stack, &planned.stack_id) {
+        stack::delete_and_wait(cfn, stack_id).await?;
     }
     Ok(())
 }
