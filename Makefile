@@ -69,6 +69,9 @@ dev: venv build emulator ## Run the backend locally: emulator, `local` stage dep
 	$(LOCAL_AWS) $(OBCTL) deploy --stage local --yes
 	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) --demo-app demo
 
+bench: venv ## Latency of the API's hot paths (in-process, against the emulator) and of render
+	cargo bench -p ob-tests --bench api --locked
+
 clean: emulator-stop ## Remove build output, the venv and local state
 	cargo clean
 	rm -rf $(VENV) $(STATE)

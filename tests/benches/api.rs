@@ -1,0 +1,108 @@
+//! `make bench`: latency of the API's hot paths, in-process against the local
+//! emulator (so DynamoDB time is moto's, not AWS's: compare runs with each other,
+//! not with production), plus rendering. Prints figures; asserts nothing.
+
+use std::time::{Duration, Instant};
+
+use ob_tests::fixtures::{Api, Call, test_settings};
+use serde_json::json;
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<34} n={:<4} p50 {:>8.2} ms   p95 {:>8.2} ms   max {:>8.2} ms",
+        samples.len(),
+        ms(pick(0.5)),
+        ms(pick(0.95)),
+        ms(pick(1.0))
+    );
+}
+
+async fn time<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        f().await;
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+async fn api_paths(bcrypt_cost: u32, logins: usize) {
+    let mut settings = test_settings();
+    settings.bcrypt_cost = bcrypt_cost;
+    let api = Api::start_with(settings).await;
+    let app = api.app("bench").await;
+    let password = "correct horse battery";
+    let registered = api.register(&app, "bench@example.com", password).await;
+    let token = registered.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    if bcrypt_cost == test_settings().bcrypt_cost {
+        report(
+            "GET /health",
+            time(300, || async {
+                api.send(Call::get("/health")).await;
+            })
+            .await,
+        );
+        let body = json!({"apiKey": app.key});
+        report(
+            "POST /verify-key",
+            time(200, || async {
+                api.send(Call::post("/verify-key").json(&body)).await;
+            })
+            .await,
+        );
+        report(
+            "GET /auth/me (key + JWT + GetItem)",
+            time(200, || async {
+                api.send(Call::get("/auth/me").key(&app.key).bearer(&token))
+                    .await;
+            })
+            .await,
+        );
+    }
+    report(
+        &format!("POST /auth/login (bcrypt cost {bcrypt_cost})"),
+        time(logins, || async {
+            api.login(&app, "bench@example.com", password).await;
+        })
+        .await,
+    );
+}
+
+fn render_stage() {
+    let root = ob_tests::emulator::workspace_root();
+    let project = obctl::project::Project::at(&root);
+    let stage = obctl::stage::load(&project, "prod").unwrap_or_else(|err| panic!("{err}"));
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let template =
+            obctl::render::render(&project, &stage).unwrap_or_else(|err| panic!("{err}"));
+        let _ = template.to_yaml();
+        samples.push(start.elapsed());
+    }
+    report("obctl render --stage prod", samples);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|err| panic!("runtime: {err}"));
+    runtime.block_on(async {
+        api_paths(test_settings().bcrypt_cost, 30).await;
+        api_paths(10, 10).await;
+    });
+    render_stage();
+}
