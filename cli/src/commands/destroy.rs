@@ -32,6 +32,11 @@ impl fmt::Display for Destroyed {
             for r in &self.retained {
                 write!(f, "\n  {r}")?;
             }
+            write!(
+                f,
+                "\na new deploy of this stage cannot create tables with these names while they \
+                 exist: delete them, or import them into the new stack (CloudFormation resource import)"
+            )?;
         }
         Ok(())
     }
