@@ -185,15 +185,21 @@ async fn audit_entries_record_who_and_where_but_no_secrets() {
 
 /// The routes the HTTP API serves: the OpenAPI document must list exactly these.
 const ROUTES: &[(&str, &str)] = &[
+    ("DELETE", "/api/{appId}/{resource}/{id}"),
+    ("GET", "/api/{appId}/{resource}"),
+    ("GET", "/api/{appId}/{resource}/{id}"),
     ("GET", "/auth/me"),
     ("GET", "/config/{appId}"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
+    ("PATCH", "/api/{appId}/{resource}/{id}"),
+    ("POST", "/api/{appId}/{resource}"),
     ("POST", "/auth/login"),
     ("POST", "/auth/logout"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/register"),
     ("POST", "/verify-key"),
+    ("PUT", "/api/{appId}/{resource}/{id}"),
     ("PUT", "/config/{appId}"),
 ];
 

@@ -94,6 +94,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::UNAUTHORIZED, "unauthorized", message)
             }
             Self::Domain(E::Forbidden(message)) => (StatusCode::FORBIDDEN, "forbidden", message),
+            Self::Domain(E::TooLarge(message)) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
             Self::Domain(err @ E::Throttled { retry_after_secs }) => {
                 retry_after = Some(retry_after_secs.max(1));
                 (

@@ -2,7 +2,7 @@
 //!
 //! Handlers translate HTTP to calls of `ob-core`; the domain and storage know
 //! nothing of HTTP. Each Lambda serves its part (`auth_router`,
-//! `admin_router`); `router` serves everything.
+//! `admin_router`, `data_router`); `router` serves everything.
 
 // Tests may panic on unexpected values; production code may not (workspace lint).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -70,11 +70,17 @@ pub fn admin_routes() -> OpenApiRouter<AppState> {
         .merge(routes::openapi::router())
 }
 
+/// Routes of the data function: generic records.
+pub fn data_routes() -> OpenApiRouter<AppState> {
+    routes::data::router()
+}
+
 /// Every route, with the document's info and security schemes.
 pub fn all_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth_routes())
         .merge(admin_routes())
+        .merge(data_routes())
 }
 
 /// The OpenAPI document of the whole HTTP API.
@@ -99,10 +105,9 @@ pub fn admin_router(state: AppState) -> Router {
     finish(admin_routes(), state)
 }
 
-/// What the data Lambda serves. The generic data routes arrive with issue #5;
-/// until then every request gets the shared JSON 404.
+/// What the data Lambda serves: `/api/{appId}/{resource}[/{id}]`.
 pub fn data_router(state: AppState) -> Router {
-    finish(OpenApiRouter::new(), state)
+    finish(data_routes(), state)
 }
 
 /// What the files Lambda serves. The file routes arrive with issue #6; until

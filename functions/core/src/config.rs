@@ -116,13 +116,11 @@ impl ConfigBody {
             ));
         }
         for (resource, fields) in &self.indexed_fields {
-            if !name_ok(resource, 64, b"_-", true)
-                || resource.starts_with('_')
-                || resource.bytes().any(|c| c.is_ascii_uppercase())
-            {
+            // The same rule as the data API's resource names, so any resource can be indexed.
+            if crate::data::validate_resource(resource).is_err() {
                 return Err(Error::invalid(
                     format!("indexedFields.{resource}"),
-                    "resource names are 1 to 64 characters of a-z, 0-9, '_', '-', starting with a letter",
+                    "resource names are 1 to 64 characters of A-Z, a-z, 0-9, '_', '-'",
                 ));
             }
             if fields.len() > MAX_FIELDS_PER_RESOURCE {
@@ -332,8 +330,8 @@ mod tests {
                 "featureFlags.bad flag",
             ),
             (
-                serde_json::json!({"indexedFields": {"Posts": ["a"]}}),
-                "indexedFields.Posts",
+                serde_json::json!({"indexedFields": {"po/sts": ["a"]}}),
+                "indexedFields.po/sts",
             ),
             (
                 serde_json::json!({"indexedFields": {"posts": ["a", "a"]}}),

@@ -19,6 +19,9 @@ pub enum Error {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The stored item would exceed a size limit (the message names it).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("internal error: {0}")]

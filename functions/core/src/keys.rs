@@ -48,6 +48,21 @@ pub fn audit_actor_pk(app_id: &str, actor: &str) -> String {
     format!("{app_id}#{actor}")
 }
 
+/// `DATA.pk` of one app's records of one resource: `R#{appId}#{resource}`.
+pub fn records_pk(app_id: &str, resource: &str) -> String {
+    format!("R#{app_id}#{resource}")
+}
+
+/// `DATA.pk` of the index entries of one field value: `IX#{appId}#{resource}#{field}#{value}`.
+pub fn index_pk(app_id: &str, resource: &str, field: &str, value: &str) -> String {
+    format!("IX#{app_id}#{resource}#{field}#{value}")
+}
+
+/// `DATA.ownerPk` (index `byOwner`): `{appId}#{resource}#{ownerId}`.
+pub fn owner_pk(app_id: &str, resource: &str, owner_id: &str) -> String {
+    format!("{app_id}#{resource}#{owner_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +77,11 @@ mod tests {
             audit_sk("2024-01-01T00:00:00.000Z", "e"),
             "2024-01-01T00:00:00.000Z#e"
         );
+        assert_eq!(records_pk("shop", "notes"), "R#shop#notes");
+        assert_eq!(
+            index_pk("shop", "notes", "tag", "a#b"),
+            "IX#shop#notes#tag#a#b"
+        );
+        assert_eq!(owner_pk("shop", "notes", "u1"), "shop#notes#u1");
     }
 }

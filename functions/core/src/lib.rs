@@ -9,6 +9,7 @@ pub mod attr;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod keys;
 pub mod passwords;

@@ -14,6 +14,7 @@ pub struct Tables {
     pub config: String,
     pub audit: String,
     pub sessions: String,
+    pub data: String,
 }
 
 impl Tables {
@@ -36,6 +37,7 @@ impl Tables {
             config: name(&tables::CONFIG),
             audit: name(&tables::AUDIT),
             sessions: name(&tables::SESSIONS),
+            data: name(&tables::DATA),
         }
     }
 
@@ -86,6 +88,9 @@ impl Store {
     }
     pub(crate) fn sessions_table(&self) -> Result<&str> {
         Tables::require(&self.tables.sessions, &tables::SESSIONS)
+    }
+    pub(crate) fn data_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.data, &tables::DATA)
     }
 }
 

@@ -68,7 +68,10 @@ pub const DATA_BY_OWNER: IndexDef = IndexDef {
 /// Generic records. Record items: `pk=R#{appId}#{resource}`, `sk={id}` (ids are
 /// time-sortable, so a Query lists by creation time). Index entries for fields an
 /// app declares as indexed: `pk=IX#{appId}#{resource}#{field}#{value}`, `sk={id}`,
-/// written in the same transaction as the record.
+/// written in the same transaction as the record. A record item also carries
+/// `ownerPk`, `ownerId`, `resource`, `createdAt`, `updatedAt`, `version` (the
+/// `If-Match` condition), `data` (a JSON string), `readers`, `writers` and
+/// `ixKeys` (the index partitions it has entries in); see `data/item.rs`.
 pub const DATA: TableDef = TableDef {
     logical_id: "DataTable",
     env_var: "DATA_TABLE",

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod data;
 pub mod health;
 pub mod openapi;
 pub mod verify_key;

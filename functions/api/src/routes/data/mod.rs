@@ -1,0 +1,353 @@
+//! `/api/{appId}/{resource}[/{id}]`: generic records of any resource, with record
+//! permissions, indexed equality filters, cursor pagination and `If-Match`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ob_core::audit::{Actor, NewEntry};
+use ob_core::data::{self, Caller, Change, Record};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AuthUser, Client};
+use crate::json::{BodyLimit, Json};
+use crate::state::AppState;
+
+mod params;
+
+pub use params::{RecordBody, RecordPage};
+use params::{expected_version, parse_list_params};
+
+/// Request bodies of the data routes may carry a whole record (plus JSON slack).
+pub const DATA_BODY_LIMIT: usize = data::MAX_RECORD_BYTES + 32 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_records, create_record))
+        .routes(routes!(get_record, put_record, patch_record, delete_record))
+        .layer(DefaultBodyLimit::max(DATA_BODY_LIMIT))
+        .layer(axum::Extension(BodyLimit(DATA_BODY_LIMIT)))
+}
+
+fn caller(user: &AuthUser) -> Caller {
+    Caller {
+        user_id: user.claims.sub.clone(),
+        role: user.claims.role,
+    }
+}
+
+fn with_etag(status: StatusCode, record: &Record) -> Response {
+    let etag = format!("\"{}\"", record.version);
+    let mut response = (status, axum::Json(record)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Checks the path; the extractor already matched the app to the key and token.
+fn check_path(
+    user: &AuthUser,
+    app_id: &str,
+    resource: &str,
+    id: Option<&str>,
+) -> Result<(), ApiError> {
+    user.key.check_app(app_id)?;
+    data::validate_resource(resource)?;
+    if let Some(id) = id {
+        data::validate_id(id)?;
+    }
+    Ok(())
+}
+
+async fn indexed_fields(
+    state: &AppState,
+    app_id: &str,
+    resource: &str,
+) -> Result<Vec<String>, ApiError> {
+    let config = ob_core::config::get(state.store(), app_id).await?;
+    Ok(config
+        .body
+        .indexed_fields
+        .get(resource)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// List the records the caller may read, oldest first unless `order=desc`.
+#[utoipa::path(get, path = "/api/{appId}/{resource}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        ("order" = Option<String>, Query, description = "asc (default) or desc, by creation time"),
+        ("fields" = Option<String>, Query, description = "Comma-separated data fields to return"),
+        ("where.<field>" = Option<String>, Query, description = "Equality filter on a declared indexed field"),
+    ),
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "A page of readable records", body = RecordPage),
+        (status = 400, description = "Invalid parameter, cursor, or filter on an undeclared field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+    ))]
+async fn list_records(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((app_id, resource)): Path<(String, String)>,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    check_path(&user, &app_id, &resource, None)?;
+    let Query(params) =
+        params.map_err(|_| ApiError::invalid("query", "is not a valid query string"))?;
+    let params = parse_list_params(params)?;
+    let indexed = indexed_fields(&state, &app_id, &resource).await?;
+    let page = data::list(
+        state.store(),
+        &app_id,
+        &resource,
+        &caller(&user),
+        &indexed,
+        &params.query,
+    )
+    .await?;
+    let mut items = page.items;
+    if let Some(fields) = &params.fields {
+        for record in &mut items {
+            record.data.retain(|k, _| fields.contains(k));
+        }
+    }
+    Ok(axum::Json(RecordPage {
+        items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+/// Create a record owned by the caller.
+#[utoipa::path(post, path = "/api/{appId}/{resource}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
+    ),
+    request_body = RecordBody,
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 201, description = "The record; Location names it, ETag carries its version", body = Record),
+        (status = 400, description = "Invalid resource name, data or permissions", body = ErrorBody),
+        (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
+    ))]
+async fn create_record(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path((app_id, resource)): Path<(String, String)>,
+    Json(body): Json<RecordBody>,
+) -> Result<Response, ApiError> {
+    check_path(&user, &app_id, &resource, None)?;
+    let data = data::validate_data(body.data)?;
+    let indexed = indexed_fields(&state, &app_id, &resource).await?;
+    let record = data::create(
+        state.store(),
+        &app_id,
+        &resource,
+        &caller(&user),
+        data,
+        body.permissions,
+        &indexed,
+    )
+    .await?;
+    let changed: Vec<String> = record.data.keys().cloned().collect();
+    audit(&state, &user, client, "data.create", &record, changed).await;
+    let mut response = with_etag(StatusCode::CREATED, &record);
+    let location = format!("/api/{app_id}/{resource}/{}", record.id);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn audit(
+    state: &AppState,
+    user: &AuthUser,
+    client: Client,
+    action: &str,
+    record: &Record,
+    changed: Vec<String>,
+) {
+    state
+        .audit(NewEntry {
+            app_id: user.key.app_id().to_owned(),
+            actor: Actor::User(user.claims.sub.clone()),
+            action: action.into(),
+            target: format!("{}:{}", record.resource, record.id),
+            changed_fields: changed,
+            origin: client.0,
+        })
+        .await;
+}
+
+/// Read one record.
+#[utoipa::path(get, path = "/api/{appId}/{resource}/{id}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "The resource"),
+        ("id" = String, Path, description = "The record id"),
+    ),
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "The record; ETag carries its version", body = Record),
+        (status = 400, description = "Malformed resource name or id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
+    ))]
+async fn get_record(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((app_id, resource, id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    check_path(&user, &app_id, &resource, Some(&id))?;
+    let record = data::get(state.store(), &app_id, &resource, &id, &caller(&user)).await?;
+    Ok(with_etag(StatusCode::OK, &record))
+}
+
+async fn change(
+    state: AppState,
+    user: AuthUser,
+    client: Client,
+    (app_id, resource, id): (String, String, String),
+    headers: &HeaderMap,
+    body: RecordBody,
+    replace: bool,
+) -> Result<Response, ApiError> {
+    check_path(&user, &app_id, &resource, Some(&id))?;
+    let expected = expected_version(headers)?;
+    let data = data::validate_data(body.data)?;
+    let permissions = body.permissions;
+    let change = if replace {
+        Change::Replace { data, permissions }
+    } else {
+        Change::Patch { data, permissions }
+    };
+    let indexed = indexed_fields(&state, &app_id, &resource).await?;
+    let (new, old) = data::update(
+        state.store(),
+        &app_id,
+        &resource,
+        &id,
+        &caller(&user),
+        change,
+        expected,
+        &indexed,
+    )
+    .await?;
+    audit(
+        &state,
+        &user,
+        client,
+        "data.update",
+        &new,
+        new.changed_fields(&old),
+    )
+    .await;
+    Ok(with_etag(StatusCode::OK, &new))
+}
+
+/// Replace a record's data (and permissions, when given); `If-Match` guards against lost updates.
+#[utoipa::path(put, path = "/api/{appId}/{resource}/{id}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "The resource"),
+        ("id" = String, Path, description = "The record id"),
+        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+    ),
+    request_body = RecordBody,
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "The new record; ETag carries its version", body = Record),
+        (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
+        (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+        (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
+    ))]
+async fn put_record(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<RecordBody>,
+) -> Result<Response, ApiError> {
+    change(state, user, client, path, &headers, body, true).await
+}
+
+/// Merge top-level data fields into a record (permissions replaced when given).
+#[utoipa::path(patch, path = "/api/{appId}/{resource}/{id}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "The resource"),
+        ("id" = String, Path, description = "The record id"),
+        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+    ),
+    request_body = RecordBody,
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, description = "The new record; ETag carries its version", body = Record),
+        (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
+        (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+        (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
+    ))]
+async fn patch_record(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<RecordBody>,
+) -> Result<Response, ApiError> {
+    change(state, user, client, path, &headers, body, false).await
+}
+
+/// Delete a record and its index entries.
+#[utoipa::path(delete, path = "/api/{appId}/{resource}/{id}", tag = "data",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("resource" = String, Path, description = "The resource"),
+        ("id" = String, Path, description = "The record id"),
+        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+    ),
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
+        (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+    ))]
+async fn delete_record(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path((app_id, resource, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_path(&user, &app_id, &resource, Some(&id))?;
+    let expected = expected_version(&headers)?;
+    let old = data::delete(
+        state.store(),
+        &app_id,
+        &resource,
+        &id,
+        &caller(&user),
+        expected,
+    )
+    .await?;
+    let changed: Vec<String> = old.data.keys().cloned().collect();
+    audit(&state, &user, client, "data.delete", &old, changed).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
