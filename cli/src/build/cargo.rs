@@ -92,11 +92,12 @@ pub fn choose_backend(arch: Architecture) -> Result<Backend, CliError> {
     )))
 }
 
-/// Builds every function binary; returns (package name, executable path) pairs.
+/// Builds the function binaries; returns (binary name, executable path) pairs.
 pub fn build(
     root: &Path,
     backend: &Backend,
     profile: &str,
+    packages: &[String],
 ) -> Result<Vec<(String, PathBuf)>, CliError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -109,8 +110,18 @@ pub fn build(
             command.args(["zigbuild", "--target", &format!("{target}.2.34")])
         }
     };
+    if profile == "dev" {
+        // The same package selection as `cargo build --workspace`, so a dev build
+        // reuses what the workspace build compiled instead of re-resolving features.
+        command.args(["--workspace", "--bins"]);
+    } else {
+        // Optimised builds compile only the functions, not obctl and its SDK set.
+        for package in packages {
+            command.args(["-p", package]);
+        }
+    }
     command
-        .args(["--workspace", "--bins", "--locked", "--profile", profile])
+        .args(["--locked", "--profile", profile])
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

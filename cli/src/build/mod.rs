@@ -63,7 +63,8 @@ pub fn default_out_dir(project: &Project, arch: Architecture, profile: &str) -> 
 /// Builds, checks and packs every function into `plan.out_dir`.
 pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
     let backend = cargo::choose_backend(plan.arch)?;
-    let binaries = cargo::build(project.root(), &backend, &plan.profile)?;
+    let packages: Vec<String> = FUNCTIONS.iter().map(|f| binary_name(f)).collect();
+    let binaries = cargo::build(project.root(), &backend, &plan.profile, &packages)?;
     let out_dir = &plan.out_dir;
     std::fs::create_dir_all(out_dir).map_err(|err| CliError::io("create", out_dir, &err))?;
     FUNCTIONS
