@@ -76,6 +76,16 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Serve the whole HTTP API locally against a deployed stage's tables
     Dev(DevArgs),
+    /// Create, list, show and update a stage's apps
+    Apps(crate::admin::args::AppsArgs),
+    /// Issue, list, revoke and rotate an app's API keys
+    Keys(crate::admin::args::KeysArgs),
+    /// List an app's users, set roles, disable, enable, end sessions
+    Users(crate::admin::args::UsersArgs),
+    /// Read and write an app's config (versioned, validated like the API)
+    Config(crate::admin::args::ConfigArgs),
+    /// Show an app's audit log, newest first
+    Audit(crate::admin::args::AuditArgs),
 }
 
 #[derive(Debug, Args)]

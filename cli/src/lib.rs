@@ -1,5 +1,6 @@
 //! `obctl`: renders, deploys and administers One Backend stacks.
 
+pub mod admin;
 pub mod args;
 pub mod aws;
 pub mod bootstrap;
@@ -59,6 +60,11 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Outputs(args) => block_on(commands::status::outputs(g, args, p)),
         Command::Destroy(args) => block_on(commands::destroy::run(g, args, p)),
         Command::Dev(args) => block_on(commands::dev::run(g, args, p)),
+        Command::Apps(args) => block_on(admin::apps::run(g, args, p)),
+        Command::Keys(args) => block_on(admin::keys::run(g, args, p)),
+        Command::Users(args) => block_on(admin::users::run(g, args, p)),
+        Command::Config(args) => block_on(admin::config::run(g, args, p)),
+        Command::Audit(args) => block_on(admin::audit::run(g, args, p)),
     }
 }
 

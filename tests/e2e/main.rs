@@ -1,5 +1,8 @@
 //! End-to-end tests of One Backend, in one test binary.
 
+mod admin;
+mod admin_config;
+mod admin_users;
 mod api_auth;
 mod api_config;
 mod api_data;

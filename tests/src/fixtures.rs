@@ -155,31 +155,7 @@ impl Api {
 
     /// Sends a request through the whole router.
     pub async fn send(&self, call: Call) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(call.build())
-            .await
-            .unwrap_or_else(|never| match never {});
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body is readable")
-            .to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send_to(&self.router, call).await
     }
 
     /// Registers a user through the API and returns the reply (201 expected).
@@ -337,4 +313,32 @@ pub fn count_by<'a>(values: impl IntoIterator<Item = &'a str>) -> HashMap<&'a st
         *counts.entry(value).or_insert(0) += 1;
     }
     counts
+}
+
+/// Sends a request through a router (e.g. one over a deployed stage's tables).
+pub async fn send_to(router: &Router, call: Call) -> Reply {
+    let response = router
+        .clone()
+        .oneshot(call.build())
+        .await
+        .unwrap_or_else(|never| match never {});
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body is readable")
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }

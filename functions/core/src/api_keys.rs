@@ -283,6 +283,59 @@ pub async fn rotate(store: &Store, app_id: &str, key_id: &str) -> Result<Created
     Ok(created)
 }
 
+/// Like [`rotate`], but the old key keeps working for `grace_secs` more
+/// seconds (its expiry is brought forward to then) so clients can switch over.
+/// A grace of 0 revokes it at once.
+pub async fn rotate_with_grace(
+    store: &Store,
+    app_id: &str,
+    key_id: &str,
+    grace_secs: i64,
+) -> Result<(CreatedKey, ApiKey)> {
+    if grace_secs <= 0 {
+        let created = rotate(store, app_id, key_id).await?;
+        let old = get(store, app_id, key_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {key_id}")))?;
+        return Ok((created, old));
+    }
+    let old = get(store, app_id, key_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("key {key_id}")))?;
+    if !old.active {
+        return Err(Error::Conflict(format!("key {key_id} is revoked")));
+    }
+    let created = create(store, app_id, &old.name, &old.scopes, old.expires_at).await?;
+    let until = clock::now_epoch() + grace_secs;
+    let at = old.expires_at.map_or(until, |e| e.min(until));
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.api_keys_table()?)
+        .key(API_KEYS.partition_key, attr::s(app_id))
+        .key(sort_key(), attr::s(key_id))
+        .update_expression("SET expiresAt = :at")
+        .condition_expression("attribute_exists(#sk)")
+        .expression_attribute_names("#sk", sort_key())
+        .expression_attribute_values(":at", attr::n(at))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    let old = match result {
+        Ok(out) => out
+            .attributes
+            .as_ref()
+            .map(from_item)
+            .transpose()?
+            .ok_or_else(|| Error::Internal("expire returned no attributes".into()))?,
+        Err(err) if is_conditional_failure(&err) => {
+            return Err(Error::NotFound(format!("key {key_id}")));
+        }
+        Err(err) => return Err(Error::sdk("expire api key", err)),
+    };
+    Ok((created, old))
+}
+
 fn sort_key() -> &'static str {
     API_KEYS.sort_key.unwrap_or("keyId")
 }

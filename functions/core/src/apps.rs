@@ -159,6 +159,98 @@ pub async fn set_state(store: &Store, app_id: &str, state: AppState) -> Result<(
     }
 }
 
+/// Every app, sorted by id. A Scan: fine on this operator path (`obctl apps
+/// list`) because the apps table is tiny; request paths never call it.
+pub async fn list(store: &Store) -> Result<Vec<App>> {
+    let mut apps = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .scan()
+            .table_name(store.apps_table()?)
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("list apps", e))?;
+        for item in out.items() {
+            apps.push(from_item(item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
+    Ok(apps)
+}
+
+/// What an operator may change on an app; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppUpdate {
+    pub name: Option<String>,
+    pub origins: Option<Vec<String>>,
+    /// `Some("")` removes the contact.
+    pub contact: Option<String>,
+    pub state: Option<AppState>,
+}
+
+impl AppUpdate {
+    /// Names of the fields this update sets (for the audit log).
+    pub fn fields(&self) -> Vec<String> {
+        [
+            ("name", self.name.is_some()),
+            ("origins", self.origins.is_some()),
+            ("contact", self.contact.is_some()),
+            ("state", self.state.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f.to_owned())
+        .collect()
+    }
+}
+
+/// Applies an operator's update to an existing app and returns the result.
+pub async fn update(store: &Store, app_id: &str, change: &AppUpdate) -> Result<App> {
+    let mut app = get(store, app_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("app {app_id}")))?;
+    if let Some(name) = &change.name {
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(Error::invalid("name", "must be 1 to 200 characters"));
+        }
+        app.name = name.trim().to_owned();
+    }
+    if let Some(origins) = &change.origins {
+        for origin in origins {
+            validate_origin("origins", origin)?;
+        }
+        app.origins.clone_from(origins);
+    }
+    if let Some(contact) = &change.contact {
+        app.contact = Some(contact.trim().to_owned()).filter(|c| !c.is_empty());
+    }
+    if let Some(state) = change.state {
+        app.state = state;
+    }
+    let result = store
+        .client
+        .put_item()
+        .table_name(store.apps_table()?)
+        .set_item(Some(to_item(&app)))
+        .condition_expression("attribute_exists(#id)")
+        .expression_attribute_names("#id", tables::APPS.partition_key)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(app),
+        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("app {app_id}"))),
+        Err(err) => Err(Error::sdk("update app", err)),
+    }
+}
+
 pub(crate) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,

@@ -130,6 +130,39 @@ pub async fn list(store: &Store, app_id: &str, limit: i32) -> Result<Vec<AuditEn
     out.items().iter().map(from_item).collect()
 }
 
+/// One page of an app's entries, newest first, optionally only those at or
+/// after `since` (RFC 3339); pass the returned key back for the next page.
+pub async fn page(
+    store: &Store,
+    app_id: &str,
+    since: Option<&str>,
+    page_size: i32,
+    start: Option<Item>,
+) -> Result<(Vec<AuditEntry>, Option<Item>)> {
+    let mut query = store
+        .client
+        .query()
+        .table_name(store.audit_table()?)
+        .expression_attribute_names("#pk", AUDIT.partition_key)
+        .expression_attribute_values(":pk", attr::s(app_id))
+        .scan_index_forward(false)
+        .limit(page_size)
+        .set_exclusive_start_key(start);
+    query = match since {
+        Some(since) => query
+            .key_condition_expression("#pk = :pk AND #sk >= :since")
+            .expression_attribute_names("#sk", sort_key())
+            .expression_attribute_values(":since", attr::s(since)),
+        None => query.key_condition_expression("#pk = :pk"),
+    };
+    let out = query
+        .send()
+        .await
+        .map_err(|e| Error::sdk("list audit entries", e))?;
+    let entries = out.items().iter().map(from_item).collect::<Result<_>>()?;
+    Ok((entries, out.last_evaluated_key))
+}
+
 /// The newest `limit` entries of one actor of an app, newest first.
 pub async fn list_by_actor(
     store: &Store,

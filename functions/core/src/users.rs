@@ -258,6 +258,35 @@ async fn update_flag(
     }
 }
 
+/// An app's users (operator listing): one Query of the app's partition, users only.
+pub async fn list(store: &Store, app_id: &str) -> Result<Vec<User>> {
+    let mut users = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.users_table()?)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :user)")
+            .expression_attribute_names("#pk", USERS.partition_key)
+            .expression_attribute_names("#sk", sort_key())
+            .expression_attribute_values(":pk", attr::s(keys::users_pk(app_id)))
+            .expression_attribute_values(":user", attr::s(keys::user_sk("")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("list users", e))?;
+        for item in out.items() {
+            users.push(from_item(item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    Ok(users)
+}
+
 async fn get_item(store: &Store, app_id: &str, sk: &str) -> Result<Option<Item>> {
     let out = store
         .client
