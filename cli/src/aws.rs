@@ -124,7 +124,9 @@ where
                     "refresh the credentials (e.g. `aws sso login`) and run the command again"
                 }
                 "Throttling" | "ThrottlingException" => "wait a moment and run the command again",
-                _ => "see the message above; run with -v for more",
+                _ => {
+                    "the service's own words above name the cause; correct it and run the command again"
+                }
             };
             CliError::new(format!("could not {action}: {code}: {message}")).fix(fix)
         }
@@ -139,7 +141,7 @@ where
             e
         }
         _ => CliError::new(format!("could not {action}: {}", root_cause(err)))
-            .fix("check the credentials and settings (--profile, --region); run with -v for more"),
+            .fix("check the credentials and settings (--profile, --region, --endpoint-url)"),
     }
 }
 
