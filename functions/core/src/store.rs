@@ -15,6 +15,8 @@ pub struct Tables {
     pub audit: String,
     pub sessions: String,
     pub data: String,
+    pub connections: String,
+    pub files: String,
 }
 
 impl Tables {
@@ -38,6 +40,8 @@ impl Tables {
             audit: name(&tables::AUDIT),
             sessions: name(&tables::SESSIONS),
             data: name(&tables::DATA),
+            connections: name(&tables::CONNECTIONS),
+            files: name(&tables::FILES),
         }
     }
 
@@ -91,6 +95,12 @@ impl Store {
     }
     pub(crate) fn data_table(&self) -> Result<&str> {
         Tables::require(&self.tables.data, &tables::DATA)
+    }
+    pub(crate) fn connections_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.connections, &tables::CONNECTIONS)
+    }
+    pub(crate) fn files_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.files, &tables::FILES)
     }
 }
 
