@@ -13,6 +13,7 @@ pub mod extract;
 pub mod json;
 pub mod request_id;
 pub mod routes;
+pub mod signing_key;
 pub mod state;
 
 use axum::Router;

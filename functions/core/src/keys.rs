@@ -63,6 +63,21 @@ pub fn owner_pk(app_id: &str, resource: &str, owner_id: &str) -> String {
     format!("{app_id}#{resource}#{owner_id}")
 }
 
+/// `CONNECTIONS.pk` of a connection's own items: `C#{connectionId}`.
+pub fn connection_pk(connection_id: &str) -> String {
+    format!("C#{connection_id}")
+}
+
+/// `CONNECTIONS.pk` of a channel's members: `CH#{appId}#{channel}`.
+pub fn channel_pk(app_id: &str, channel: &str) -> String {
+    format!("CH#{app_id}#{channel}")
+}
+
+/// `CONNECTIONS.sk` of a connection's subscription marker: `SUB#{channel}`.
+pub fn subscription_sk(channel: &str) -> String {
+    format!("SUB#{channel}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +93,8 @@ mod tests {
             "2024-01-01T00:00:00.000Z#e"
         );
         assert_eq!(records_pk("shop", "notes"), "R#shop#notes");
+        assert_eq!(channel_pk("shop", "room:a"), "CH#shop#room:a");
+        assert_eq!(connection_pk("c1"), "C#c1");
         assert_eq!(
             index_pk("shop", "notes", "tag", "a#b"),
             "IX#shop#notes#tag#a#b"

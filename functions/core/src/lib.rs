@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod keys;
 pub mod passwords;
+pub mod realtime;
 pub mod secret;
 pub mod sessions;
 pub mod store;

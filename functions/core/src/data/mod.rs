@@ -10,7 +10,7 @@
 //! (indexed values are extracted here and written as index items).
 
 mod cursor;
-mod item;
+pub(crate) mod item;
 mod read;
 mod write;
 

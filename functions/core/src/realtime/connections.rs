@@ -1,0 +1,313 @@
+//! WebSocket connections and their subscriptions in the connections table (layout in `tables::CONNECTIONS`).
+//!
+//! A subscription is two items written in one transaction: the member item
+//! under the channel's partition (what the fan-out Queries) and a marker under
+//! the connection's partition (what disconnect Queries to find the member items
+//! again). Everything carries the connection's expiry, so TTL removes what a
+//! lost `$disconnect` leaves behind.
+
+use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+
+use crate::attr::{self, Item};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::keys::{channel_pk, connection_pk, subscription_sk};
+use crate::store::Store;
+use crate::tables::CONNECTIONS;
+use crate::users::Role;
+
+use super::Channel;
+
+/// Sort key of a connection's own item.
+const META_SK: &str = "META";
+/// API Gateway closes every WebSocket after 2 hours; a little slack after that.
+pub const CONNECTION_TTL_SECS: i64 = 2 * 3600 + 600;
+/// Most channels one connection may subscribe to.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// BatchWriteItem takes at most 25 requests.
+const BATCH: usize = 25;
+
+/// An authenticated connection: who is on the other end, for which app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub connection_id: String,
+    pub app_id: String,
+    pub user_id: String,
+    /// The role at connect time; permission checks of the fan-out use it.
+    pub role: Role,
+    pub expires_at: i64,
+}
+
+/// A subscriber of a channel, as the fan-out needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub connection_id: String,
+    pub user_id: String,
+    pub role: Role,
+}
+
+fn who(item: &mut Item, user_id: &str, role: Role, expires_at: i64) {
+    item.insert("userId".into(), attr::s(user_id));
+    item.insert("role".into(), attr::s(role.as_str()));
+    item.insert(
+        CONNECTIONS.ttl_attribute.unwrap_or("expiresAt").into(),
+        attr::n(expires_at),
+    );
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    let mut item = Item::new();
+    item.insert(CONNECTIONS.partition_key.into(), attr::s(pk));
+    item.insert(CONNECTIONS.sort_key.unwrap_or("sk").into(), attr::s(sk));
+    item
+}
+
+fn role_of(item: &Item) -> Role {
+    attr::opt_s(item, "role")
+        .and_then(|r| Role::parse(&r))
+        .unwrap_or(Role::User)
+}
+
+/// Records a new connection.
+pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
+    let mut item = key(connection_pk(&connection.connection_id), META_SK);
+    item.insert("appId".into(), attr::s(&connection.app_id));
+    item.insert("connectedAt".into(), attr::s(clock::now_rfc3339()));
+    who(
+        &mut item,
+        &connection.user_id,
+        connection.role,
+        connection.expires_at,
+    );
+    store
+        .client
+        .put_item()
+        .table_name(store.connections_table()?)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| Error::sdk("record connection", e))?;
+    Ok(())
+}
+
+/// The connection, if it is still open (not removed, not past its expiry).
+pub async fn get(store: &Store, connection_id: &str) -> Result<Option<Connection>> {
+    let out = store
+        .client
+        .get_item()
+        .table_name(store.connections_table()?)
+        .set_key(Some(key(connection_pk(connection_id), META_SK)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::sdk("read connection", e))?;
+    let Some(item) = out.item() else {
+        return Ok(None);
+    };
+    let expires_at = attr::opt_i64(item, "expiresAt").unwrap_or(0);
+    if expires_at <= clock::now_epoch() {
+        return Ok(None);
+    }
+    Ok(Some(Connection {
+        connection_id: connection_id.to_owned(),
+        app_id: attr::get_s(item, "appId")?,
+        user_id: attr::get_s(item, "userId")?,
+        role: role_of(item),
+        expires_at,
+    }))
+}
+
+/// Every item of a connection's partition (its own item and subscription markers).
+async fn own_items(store: &Store, connection_id: &str) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.connections_table()?)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+            .expression_attribute_values(":pk", attr::s(connection_pk(connection_id)))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("read subscriptions", e))?;
+        items.extend(out.items().iter().cloned());
+        start = out.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// The channels a connection is subscribed to.
+pub async fn subscriptions(store: &Store, connection_id: &str) -> Result<Vec<String>> {
+    Ok(own_items(store, connection_id)
+        .await?
+        .iter()
+        .filter_map(|item| attr::opt_s(item, "sk"))
+        .filter_map(|sk| sk.strip_prefix(&subscription_sk("")).map(str::to_owned))
+        .collect())
+}
+
+/// Subscribes; idempotent. Refused beyond `MAX_SUBSCRIPTIONS`.
+pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
+    let name = channel.to_string();
+    let current = subscriptions(store, &connection.connection_id).await?;
+    if !current.contains(&name) && current.len() >= MAX_SUBSCRIPTIONS {
+        return Err(Error::Conflict(format!(
+            "a connection may subscribe to at most {MAX_SUBSCRIPTIONS} channels; unsubscribe first"
+        )));
+    }
+    let table = store.connections_table()?;
+    let mut member = key(
+        channel_pk(&connection.app_id, &name),
+        &connection.connection_id,
+    );
+    who(
+        &mut member,
+        &connection.user_id,
+        connection.role,
+        connection.expires_at,
+    );
+    let mut marker = key(
+        connection_pk(&connection.connection_id),
+        &subscription_sk(&name),
+    );
+    marker.insert("appId".into(), attr::s(&connection.app_id));
+    marker.insert("expiresAt".into(), attr::n(connection.expires_at));
+    let put = |item: Item| -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| Error::internal("build subscription", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    };
+    store
+        .client
+        .transact_write_items()
+        .transact_items(put(member)?)
+        .transact_items(put(marker)?)
+        .send()
+        .await
+        .map_err(|e| Error::sdk("subscribe", e))?;
+    Ok(())
+}
+
+/// Unsubscribes; idempotent.
+pub async fn unsubscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
+    let name = channel.to_string();
+    delete_keys(
+        store,
+        vec![
+            key(
+                channel_pk(&connection.app_id, &name),
+                &connection.connection_id,
+            ),
+            key(
+                connection_pk(&connection.connection_id),
+                &subscription_sk(&name),
+            ),
+        ],
+    )
+    .await
+}
+
+/// Removes a connection and all its subscriptions; idempotent. Used on
+/// `$disconnect` and when a push finds the connection gone.
+pub async fn close(store: &Store, connection_id: &str) -> Result<()> {
+    let items = own_items(store, connection_id).await?;
+    let mut keys = Vec::with_capacity(items.len() * 2);
+    for item in &items {
+        let sk = attr::get_s(item, "sk")?;
+        if let (Some(channel), Some(app_id)) = (
+            sk.strip_prefix(&subscription_sk("")),
+            attr::opt_s(item, "appId"),
+        ) {
+            keys.push(key(channel_pk(&app_id, channel), connection_id));
+        }
+        keys.push(key(connection_pk(connection_id), &sk));
+    }
+    delete_keys(store, keys).await
+}
+
+/// The subscribers of one app's channel (expired ones left by a lost disconnect excluded).
+pub async fn members(store: &Store, app_id: &str, channel: &str) -> Result<Vec<Member>> {
+    let now = clock::now_epoch();
+    let mut members = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.connections_table()?)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+            .expression_attribute_values(":pk", attr::s(channel_pk(app_id, channel)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("read channel members", e))?;
+        for item in out.items() {
+            if attr::opt_i64(item, "expiresAt").unwrap_or(0) <= now {
+                continue;
+            }
+            members.push(Member {
+                connection_id: attr::get_s(item, "sk")?,
+                user_id: attr::get_s(item, "userId")?,
+                role: role_of(item),
+            });
+        }
+        start = out.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(members);
+        }
+    }
+}
+
+/// Deletes items by key in batches, retrying what DynamoDB leaves unprocessed.
+async fn delete_keys(store: &Store, keys: Vec<Item>) -> Result<()> {
+    let table = store.connections_table()?;
+    for chunk in keys.chunks(BATCH) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|k| -> Result<WriteRequest> {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(k.clone()))
+                    .build()
+                    .map_err(|e| Error::internal("build delete", e))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<_>>()?;
+        for attempt in 0..5u32 {
+            if requests.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            let out = store
+                .client
+                .batch_write_item()
+                .request_items(table, requests)
+                .send()
+                .await
+                .map_err(|e| Error::sdk("remove connection items", e))?;
+            requests = out
+                .unprocessed_items()
+                .and_then(|u| u.get(table))
+                .cloned()
+                .unwrap_or_default();
+        }
+        if !requests.is_empty() {
+            return Err(Error::Internal(format!(
+                "{} connection items stayed unprocessed",
+                requests.len()
+            )));
+        }
+    }
+    Ok(())
+}

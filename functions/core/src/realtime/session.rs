@@ -1,0 +1,243 @@
+//! The realtime protocol: authenticating `$connect`, and answering `subscribe`, `unsubscribe`, `sendMessage`, `ping`.
+//!
+//! Messages are JSON objects with an `action`; an optional `id` is echoed in
+//! the reply so a client can match replies to requests. Replies are
+//! `{"type": "subscribed" | "unsubscribed" | "sent" | "pong", ...}` or
+//! `{"type": "error", "error": {"code", "message", "requestId"}}`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::apps::{self, AppState};
+use crate::clock;
+use crate::data::{self, Caller};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::tokens::TokenSigner;
+use crate::{api_keys, realtime::fanout};
+
+use super::connections::{self, CONNECTION_TTL_SECS, Connection};
+use super::{Channel, Push};
+
+/// Largest `data` of a `sendMessage`, in bytes of JSON (API Gateway frames are 32 KB).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// The realtime service: storage, token verification and a way to push.
+#[derive(Debug, Clone)]
+pub struct Realtime<P> {
+    pub store: Store,
+    pub signer: TokenSigner,
+    pub push: P,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    action: Option<String>,
+    id: Option<Value>,
+    channel: Option<String>,
+    data: Option<Value>,
+}
+
+/// The stable code of an error, as in the HTTP API's error bodies.
+pub fn error_code(err: &Error) -> &'static str {
+    match err {
+        Error::NotFound(_) => "not_found",
+        Error::Conflict(_) => "conflict",
+        Error::PreconditionFailed { .. } => "precondition_failed",
+        Error::Invalid { .. } => "invalid_request",
+        Error::Unauthorized(_) => "unauthorized",
+        Error::Forbidden(_) => "forbidden",
+        Error::TooLarge(_) => "payload_too_large",
+        Error::Throttled { .. } => "too_many_requests",
+        Error::Internal(_) => "internal",
+    }
+}
+
+/// The error reply; internal details go to the log only.
+pub fn error_reply(err: &Error, request_id: &str, id: Option<&Value>) -> Value {
+    let message = match err {
+        Error::Internal(details) => {
+            tracing::error!(request_id, error = %details, "realtime internal error");
+            "internal error".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut reply = json!({
+        "type": "error",
+        "error": { "code": error_code(err), "message": message, "requestId": request_id },
+    });
+    if let Some(id) = id {
+        reply["id"] = id.clone();
+    }
+    reply
+}
+
+impl<P: Push> Realtime<P> {
+    /// Authenticates a new connection (API key of an active app, and an access
+    /// token of that app) and records it. Every failure is `Unauthorized`.
+    pub async fn connect(
+        &self,
+        connection_id: &str,
+        api_key: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Connection> {
+        let key =
+            api_key.ok_or_else(|| Error::Unauthorized("missing apiKey query parameter".into()))?;
+        let key = api_keys::verify(&self.store, key).await?;
+        let active = apps::get(&self.store, &key.app_id)
+            .await?
+            .is_some_and(|app| app.state == AppState::Active);
+        if !active {
+            return Err(Error::Unauthorized("invalid API key".into()));
+        }
+        let token =
+            token.ok_or_else(|| Error::Unauthorized("missing token query parameter".into()))?;
+        let claims = self.signer.verify(token)?;
+        if claims.app != key.app_id {
+            return Err(Error::Unauthorized(
+                "access token is not valid for this app".into(),
+            ));
+        }
+        let connection = Connection {
+            connection_id: connection_id.to_owned(),
+            app_id: key.app_id,
+            user_id: claims.sub,
+            role: claims.role,
+            expires_at: clock::now_epoch() + CONNECTION_TTL_SECS,
+        };
+        connections::open(&self.store, &connection).await?;
+        Ok(connection)
+    }
+
+    /// Forgets a connection and its subscriptions.
+    pub async fn disconnect(&self, connection_id: &str) -> Result<()> {
+        connections::close(&self.store, connection_id).await
+    }
+
+    /// Answers one client message; the reply is always a JSON object.
+    pub async fn message(&self, connection_id: &str, text: &str, request_id: &str) -> Value {
+        let envelope: Envelope = match serde_json::from_str(text) {
+            Ok(e) => e,
+            Err(_) => {
+                let err = Error::invalid("message", "messages are JSON objects with an \"action\"");
+                return error_reply(&err, request_id, None);
+            }
+        };
+        match self.act(connection_id, &envelope).await {
+            Ok(mut reply) => {
+                if let Some(id) = &envelope.id {
+                    reply["id"] = id.clone();
+                }
+                reply
+            }
+            Err(err) => error_reply(&err, request_id, envelope.id.as_ref()),
+        }
+    }
+
+    async fn act(&self, connection_id: &str, envelope: &Envelope) -> Result<Value> {
+        let action = envelope.action.as_deref().unwrap_or_default();
+        if action == "ping" {
+            return Ok(json!({"type": "pong"}));
+        }
+        if !matches!(action, "subscribe" | "unsubscribe" | "sendMessage") {
+            return Err(Error::invalid(
+                "action",
+                "actions are subscribe, unsubscribe, sendMessage and ping",
+            ));
+        }
+        let connection = connections::get(&self.store, connection_id)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("connection is closed; reconnect".into()))?;
+        let name = envelope
+            .channel
+            .as_deref()
+            .ok_or_else(|| Error::invalid("channel", "is required"))?;
+        let channel = Channel::parse(name)?;
+        match action {
+            "subscribe" => {
+                if let Channel::Record { resource, id } = &channel {
+                    // Only a record the user may read now; the events re-check.
+                    let caller = Caller {
+                        user_id: connection.user_id.clone(),
+                        role: connection.role,
+                    };
+                    data::get(&self.store, &connection.app_id, resource, id, &caller).await?;
+                }
+                connections::subscribe(&self.store, &connection, &channel).await?;
+                Ok(json!({"type": "subscribed", "channel": channel.to_string()}))
+            }
+            "unsubscribe" => {
+                connections::unsubscribe(&self.store, &connection, &channel).await?;
+                Ok(json!({"type": "unsubscribed", "channel": channel.to_string()}))
+            }
+            _ => {
+                self.send_to_room(&connection, &channel, envelope.data.as_ref())
+                    .await
+            }
+        }
+    }
+
+    /// Sends `data` to the other members of a room the sender has joined.
+    async fn send_to_room(
+        &self,
+        connection: &Connection,
+        channel: &Channel,
+        data: Option<&Value>,
+    ) -> Result<Value> {
+        if !matches!(channel, Channel::Room(_)) {
+            return Err(Error::invalid(
+                "channel",
+                "messages can only be sent to room:<name> channels; resource channels carry data changes",
+            ));
+        }
+        let name = channel.to_string();
+        let data = data.cloned().unwrap_or(Value::Null);
+        let size = data.to_string().len();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(Error::TooLarge(format!(
+                "message data is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
+            )));
+        }
+        let members = connections::members(&self.store, &connection.app_id, &name).await?;
+        if !members
+            .iter()
+            .any(|m| m.connection_id == connection.connection_id)
+        {
+            return Err(Error::Forbidden(format!(
+                "subscribe to {name} before sending to it"
+            )));
+        }
+        let message = json!({
+            "type": "message",
+            "channel": name,
+            "from": connection.user_id,
+            "data": data,
+            "sentAt": clock::now_rfc3339(),
+        })
+        .to_string();
+        let others: Vec<_> = members
+            .into_iter()
+            .filter(|m| m.connection_id != connection.connection_id)
+            .collect();
+        let sends = others.iter().map(|m| {
+            fanout::deliver(
+                &self.store,
+                &self.push,
+                &m.connection_id,
+                std::slice::from_ref(&message),
+            )
+        });
+        let delivered: usize = futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .sum();
+        Ok(json!({"type": "sent", "channel": name, "delivered": delivered}))
+    }
+
+    /// Fans a batch of data-table changes out to subscribers.
+    pub async fn fan_out(&self, changes: &[fanout::StreamChange]) -> fanout::FanOutReport {
+        fanout::fan_out(&self.store, &self.push, changes).await
+    }
+}
