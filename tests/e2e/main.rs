@@ -7,6 +7,7 @@ mod api_auth;
 mod api_config;
 mod api_data;
 mod api_data_query;
+mod api_files;
 mod api_isolation;
 mod api_keys;
 mod api_meta;

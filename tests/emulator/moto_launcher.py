@@ -13,6 +13,7 @@ Lifetime:
 """
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ import sys
 import threading
 
 from moto.cloudformation import models as cloudformation_models
+from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
 
@@ -50,6 +52,41 @@ def record_change_set_results() -> None:
     cloudformation_models.CloudFormationBackend.execute_change_set = execute_change_set
 
 
+# The one condition moto cannot evaluate that our templates use (FilesBucketPolicy).
+INSECURE_TRANSPORT = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def evaluate_secure_transport_denies() -> None:
+    """Evaluate `aws:SecureTransport` bucket-policy denies the way AWS would.
+
+    moto 5.2 does not evaluate policy Conditions: `IAMPolicyStatement` treats a
+    condition it has no value for as failed and answers DENIED, so the files
+    bucket's `DenyInsecureTransport` statement (Deny s3:* when
+    `aws:SecureTransport` is false) refuses every object request in the
+    emulator. The emulator stands in for S3's HTTPS endpoint, where that
+    condition is false, so such a statement never matches. This drops exactly
+    those statements before moto evaluates a bucket policy; every other
+    statement, with or without conditions, is evaluated unchanged.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    def get_permission(self, action, resource):  # type: ignore[no-untyped-def]
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        document["Statement"] = [
+            st
+            for st in statements
+            if not (st.get("Effect") == "Deny" and st.get("Condition") == INSECURE_TRANSPORT)
+        ]
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    s3_models.FakeBucket.get_permission = get_permission
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 = a free port")
@@ -68,6 +105,7 @@ def main() -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     record_change_set_results()
+    evaluate_secure_transport_denies()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:

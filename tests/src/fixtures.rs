@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use ob_api::{AppState, ClientAddr, Settings};
+use ob_core::files::FileStore;
 use ob_core::tables::{self, TableDef};
 use ob_core::{Store, Tables};
 use serde_json::Value;
@@ -82,6 +83,60 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Tab
     });
 }
 
+/// Name of the files bucket `Api::start_with_files` creates.
+pub const FILES_BUCKET: &str = "t-files";
+
+/// An S3 client of the emulator (path-style: the emulator has no bucket hosts).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Creates the files bucket with `templates/files-bucket.yaml`'s bucket policy
+/// (the emulator launcher evaluates its `aws:SecureTransport` deny as AWS does
+/// for HTTPS), and returns the API's handle to it.
+pub async fn create_files_bucket(sdk: &aws_config::SdkConfig, bucket: &str) -> FileStore {
+    let client = s3_client(sdk);
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create bucket {bucket}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, format!("{arn}/*")],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+        }]
+    });
+    client
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "put bucket policy: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
+    FileStore::new(client, bucket)
+}
+
 /// Settings of the test stage: bcrypt cost 4 and one stage origin.
 pub fn test_settings() -> Settings {
     Settings {
@@ -118,12 +173,28 @@ impl Api {
     }
 
     pub async fn start_with(settings: Settings) -> Self {
+        Self::start_inner(settings, false).await
+    }
+
+    /// Like `start_with`, plus the files bucket (`FILES_BUCKET`) with the
+    /// template's bucket policy, so the routes under `/files` work.
+    pub async fn start_with_files(settings: Settings) -> Self {
+        Self::start_inner(settings, true).await
+    }
+
+    async fn start_inner(settings: Settings, with_files: bool) -> Self {
         let emulator = emulator().await;
         let sdk = emulator.sdk_config().await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         create_tables(&client, "t-").await;
         let store = Store::new(client, Tables::from_prefix("t-"));
-        let state = AppState::new(store.clone(), SIGNING_KEY, settings).expect("state builds");
+        let files = if with_files {
+            Some(create_files_bucket(&sdk, FILES_BUCKET).await)
+        } else {
+            None
+        };
+        let state = AppState::with_files(store.clone(), files, SIGNING_KEY, settings)
+            .expect("state builds");
         Self {
             router: ob_api::router(state.clone()),
             store,

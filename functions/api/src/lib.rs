@@ -2,7 +2,7 @@
 //!
 //! Handlers translate HTTP to calls of `ob-core`; the domain and storage know
 //! nothing of HTTP. Each Lambda serves its part (`auth_router`,
-//! `admin_router`, `data_router`); `router` serves everything.
+//! `admin_router`, `data_router`, `files_router`); `router` serves everything.
 
 // Tests may panic on unexpected values; production code may not (workspace lint).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -76,12 +76,18 @@ pub fn data_routes() -> OpenApiRouter<AppState> {
     routes::data::router()
 }
 
+/// Routes of the files function: presigned URLs, deletes and listings.
+pub fn files_routes() -> OpenApiRouter<AppState> {
+    routes::files::router()
+}
+
 /// Every route, with the document's info and security schemes.
 pub fn all_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth_routes())
         .merge(admin_routes())
         .merge(data_routes())
+        .merge(files_routes())
 }
 
 /// The OpenAPI document of the whole HTTP API.
@@ -111,10 +117,9 @@ pub fn data_router(state: AppState) -> Router {
     finish(data_routes(), state)
 }
 
-/// What the files Lambda serves. The file routes arrive with issue #6; until
-/// then every request gets the shared JSON 404.
+/// What the files Lambda serves: `/files/{appId}/*`.
 pub fn files_router(state: AppState) -> Router {
-    finish(OpenApiRouter::new(), state)
+    finish(files_routes(), state)
 }
 
 /// Adds the fallbacks and the middleware every host shares. Fallbacks first,

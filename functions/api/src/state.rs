@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ob_core::files::FileStore;
 use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
@@ -27,6 +28,10 @@ pub struct Settings {
     pub login_throttle: Policy,
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// The stage's cap on one file upload (each app's `uploads.maxBytes` is capped by it).
+    pub max_upload_bytes: u64,
+    /// Lifetime of presigned upload and download URLs.
+    pub url_expiry_secs: u64,
 }
 
 impl Default for Settings {
@@ -41,6 +46,8 @@ impl Default for Settings {
             audit_retention_days: 30,
             login_throttle: Policy::default(),
             max_body_bytes: 64 * 1024,
+            max_upload_bytes: ob_core::config::DEFAULT_UPLOAD_BYTES,
+            url_expiry_secs: 300,
         }
     }
 }
@@ -71,6 +78,18 @@ impl Settings {
         }
         if let Some(v) = env_parse("AUDIT_RETENTION_DAYS")? {
             settings.audit_retention_days = v;
+        }
+        if let Some(v) = env_parse("MAX_UPLOAD_BYTES")? {
+            settings.max_upload_bytes = v;
+        }
+        if let Some(v) = env_parse::<u64>("URL_EXPIRY_SECONDS")? {
+            // Presigned URLs live at most a week (SigV4's limit).
+            if !(1..=604_800).contains(&v) {
+                return Err(Error::Internal(
+                    "URL_EXPIRY_SECONDS must be 1 to 604800".into(),
+                ));
+            }
+            settings.url_expiry_secs = v;
         }
         if let Ok(csv) = std::env::var("CORS_ORIGINS") {
             settings.stage_origins = csv
@@ -110,6 +129,8 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// The files bucket, when the host serves file routes.
+    files: Option<FileStore>,
     signer: TokenSigner,
     settings: Settings,
     apps: Mutex<HashMap<String, (Instant, AppFacts)>>,
@@ -121,9 +142,20 @@ struct Inner {
 impl AppState {
     /// For `obctl dev` and tests: an explicit store, signing key (≥ 32 bytes) and settings.
     pub fn new(store: Store, signing_key: &[u8], settings: Settings) -> Result<Self> {
+        Self::with_files(store, None, signing_key, settings)
+    }
+
+    /// Like `new`, with the files bucket (`None`: file routes answer 500 "not configured").
+    pub fn with_files(
+        store: Store,
+        files: Option<FileStore>,
+        signing_key: &[u8],
+        settings: Settings,
+    ) -> Result<Self> {
         let signer = TokenSigner::new(signing_key, &settings.issuer)?;
         Ok(Self(Arc::new(Inner {
             store,
+            files,
             signer,
             settings,
             apps: Mutex::new(HashMap::new()),
@@ -154,7 +186,12 @@ impl AppState {
             (None, None) => return Err(Error::Internal("signing key secret is empty".into())),
         };
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), Tables::from_env());
-        Self::new(store, &key, settings)
+        // Only the files function is given the bucket; one S3 client per cold start.
+        let files = std::env::var("FILES_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
+        Self::with_files(store, files, &key, settings)
     }
 
     pub fn store(&self) -> &Store {
@@ -163,6 +200,13 @@ impl AppState {
 
     pub fn settings(&self) -> &Settings {
         &self.0.settings
+    }
+
+    /// The files bucket; an error when this host was not given one.
+    pub fn files(&self) -> Result<&FileStore> {
+        self.0.files.as_ref().ok_or_else(|| {
+            Error::Internal("file storage is not configured (FILES_BUCKET unset)".into())
+        })
     }
 
     pub(crate) fn signer(&self) -> &TokenSigner {

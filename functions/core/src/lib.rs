@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod files;
 pub mod keys;
 pub mod passwords;
 pub mod realtime;

@@ -1,4 +1,4 @@
-//! The files Lambda: serves `/files/{appId}/*` (routes arrive with issue #6).
+//! The files Lambda: serves `/files/{appId}/*` (presigned URLs, deletes, listings).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

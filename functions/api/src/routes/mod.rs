@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod data;
+pub mod files;
 pub mod health;
 pub mod openapi;
 pub mod verify_key;

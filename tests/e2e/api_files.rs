@@ -1,0 +1,545 @@
+//! HTTP API, files: presigned upload and download against the emulator's S3, access rules, limits, isolation, listing.
+//!
+//! The emulator does not check presigned signatures or expiry (see
+//! DEVELOPERS.md); what the URLs bind is covered by the unit tests of
+//! `ob_core::files::s3`. These tests PUT and GET the URLs for real.
+
+#![allow(clippy::unwrap_used)]
+
+use axum::http::{Method, StatusCode};
+use ob_core::config::{ConfigBody, UploadLimits};
+use ob_core::files::FileItem;
+use ob_core::users::Role;
+use ob_tests::fixtures::{Api, Reply, TestApp, test_settings};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::api_data::{User, call, user};
+
+async fn start() -> Api {
+    Api::start_with_files(test_settings()).await
+}
+
+/// A plain HTTP/1.1 request to a presigned URL (the emulator speaks plain
+/// HTTP); returns the status and the body.
+async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("emulator URLs are http");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 4 + size..];
+    }
+}
+
+fn path(app: &TestApp, action: &str) -> String {
+    format!("/files/{}/{action}", app.app_id)
+}
+
+async fn ask_upload(
+    api: &Api,
+    app: &TestApp,
+    who: &User,
+    name: &str,
+    kind: &str,
+    size: usize,
+) -> Reply {
+    api.send(
+        call(Method::POST, &path(app, "upload-url"), app, who)
+            .json(&json!({"fileName": name, "fileType": kind, "size": size})),
+    )
+    .await
+}
+
+/// Asks for an upload URL and PUTs `bytes` to it; returns the key.
+async fn upload(
+    api: &Api,
+    app: &TestApp,
+    who: &User,
+    name: &str,
+    kind: &str,
+    bytes: &[u8],
+) -> String {
+    let reply = ask_upload(api, app, who, name, kind, bytes.len())
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(reply.str("/method"), "PUT");
+    let headers: Vec<(String, String)> = reply.body["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let (status, body) = http("PUT", &reply.str("/url"), &headers, bytes).await;
+    assert_eq!(
+        status,
+        200,
+        "PUT failed: {}",
+        String::from_utf8_lossy(&body)
+    );
+    reply.str("/key")
+}
+
+async fn download_url(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
+    api.send(call(Method::POST, &path(app, "download-url"), app, who).json(&json!({"key": key})))
+        .await
+}
+
+async fn download(api: &Api, app: &TestApp, who: &User, key: &str) -> Vec<u8> {
+    let reply = download_url(api, app, who, key)
+        .await
+        .expect(StatusCode::OK);
+    let (status, body) = http("GET", &reply.str("/url"), &[], b"").await;
+    assert_eq!(status, 200);
+    body
+}
+
+async fn delete_by_query(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
+    let target = format!("{}?key={key}", path(app, "delete"));
+    api.send(call(Method::DELETE, &target, app, who)).await
+}
+
+/// Whether the shop app's audit log has an entry of `action`.
+async fn audited(api: &Api, action: &str) -> bool {
+    api.audit("shop").await.iter().any(|e| e.action == action)
+}
+
+async fn list(api: &Api, app: &TestApp, who: &User, query: &str) -> Reply {
+    api.send(call(
+        Method::GET,
+        &format!("{}?{query}", path(app, "list")),
+        app,
+        who,
+    ))
+    .await
+}
+
+fn keys(reply: &Reply) -> Vec<String> {
+    reply.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn stored(api: &Api, app: &TestApp, key: &str) -> Option<FileItem> {
+    ob_core::files::store::get(&api.store, &app.app_id, key)
+        .await
+        .unwrap()
+}
+
+async fn object_exists(api: &Api, key: &str) -> bool {
+    api.state
+        .files()
+        .unwrap()
+        .head(key)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn upload_then_download_the_same_bytes_and_list_them() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let bytes = b"hello, files";
+
+    let reply = ask_upload(
+        &api,
+        &app,
+        &ada,
+        "docs/hello.txt",
+        "text/plain",
+        bytes.len(),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let key = reply.str("/key");
+    assert_eq!(key, format!("shop/{}/docs/hello.txt", ada.id));
+    assert_eq!(reply.body["headers"]["content-type"], "text/plain");
+    assert_eq!(
+        reply.body["headers"]["content-length"],
+        bytes.len().to_string()
+    );
+    assert!(reply.str("/expiresAt").ends_with('Z'));
+    // Pending until the object exists: not listed, not downloadable.
+    assert_eq!(stored(&api, &app, &key).await.unwrap().status, "pending");
+    assert!(keys(&list(&api, &app, &ada, "").await.expect(StatusCode::OK)).is_empty());
+    download_url(&api, &app, &ada, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    assert_eq!(
+        stored(&api, &app, &key).await.unwrap().status,
+        "pending",
+        "URL still valid"
+    );
+
+    let key = upload(&api, &app, &ada, "docs/hello.txt", "text/plain", bytes).await;
+    let listed = list(&api, &app, &ada, "").await.expect(StatusCode::OK);
+    let files = listed.body["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{}", listed.body);
+    assert_eq!(files[0]["key"], key.as_str());
+    assert_eq!(files[0]["size"], bytes.len());
+    assert_eq!(files[0]["contentType"], "text/plain");
+    assert_eq!(files[0]["ownerId"], ada.id.as_str());
+    assert!(listed.body["nextCursor"].is_null());
+    let item = stored(&api, &app, &key).await.unwrap();
+    assert_eq!(item.status, "uploaded");
+    assert!(item.etag.is_some_and(|e| !e.is_empty()));
+
+    assert_eq!(download(&api, &app, &ada, &key).await, bytes);
+    assert!(audited(&api, "file.upload").await);
+}
+
+#[tokio::test]
+async fn only_the_owner_and_admins_reach_a_file() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let bob = user(&api, &app, "bob", Role::User).await;
+    let boss = user(&api, &app, "boss", Role::Admin).await;
+    let key = upload(&api, &app, &ada, "a.txt", "text/plain", b"ada's").await;
+    upload(&api, &app, &bob, "b.txt", "text/plain", b"bob's").await;
+
+    download_url(&api, &app, &bob, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    delete_by_query(&api, &app, &bob, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    assert!(object_exists(&api, &key).await);
+    let bobs = list(&api, &app, &bob, "").await.expect(StatusCode::OK);
+    assert_eq!(keys(&bobs), vec![format!("shop/{}/b.txt", bob.id)]);
+    let peek = list(&api, &app, &bob, &format!("owner={}", ada.id)).await;
+    assert_eq!(peek.expect(StatusCode::FORBIDDEN).code(), "forbidden");
+
+    let all = list(&api, &app, &boss, "").await.expect(StatusCode::OK);
+    assert_eq!(keys(&all).len(), 2, "{}", all.body);
+    let adas = list(&api, &app, &boss, &format!("owner={}", ada.id))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(keys(&adas), vec![key.clone()]);
+    assert_eq!(download(&api, &app, &boss, &key).await, b"ada's");
+    api.send(call(Method::DELETE, &path(&app, "delete"), &app, &boss).json(&json!({"key": key})))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    download_url(&api, &app, &ada, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    assert!(audited(&api, "file.delete").await);
+}
+
+#[tokio::test]
+async fn delete_removes_object_and_metadata() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let key = upload(
+        &api,
+        &app,
+        &ada,
+        "gone.bin",
+        "application/octet-stream",
+        &[7; 64],
+    )
+    .await;
+    assert!(object_exists(&api, &key).await);
+    delete_by_query(&api, &app, &ada, &key)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert!(!object_exists(&api, &key).await);
+    assert!(stored(&api, &app, &key).await.is_none());
+    download_url(&api, &app, &ada, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    assert!(keys(&list(&api, &app, &ada, "").await.expect(StatusCode::OK)).is_empty());
+    delete_by_query(&api, &app, &ada, &key)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+}
+
+/// Every file item of the files table (test-only inspection of storage).
+async fn file_items(api: &Api) -> usize {
+    let out = api
+        .store
+        .client
+        .scan()
+        .table_name(&api.store.tables.files)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
+#[tokio::test]
+async fn limits_are_enforced_before_signing() {
+    let mut settings = test_settings();
+    settings.max_upload_bytes = 150;
+    let api = Api::start_with_files(settings).await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let body = ConfigBody {
+        uploads: UploadLimits {
+            max_bytes: 200,
+            allowed_mime_types: vec!["image/*".into(), "application/pdf".into()],
+        },
+        ..ConfigBody::default()
+    };
+    ob_core::config::put(&api.store, "shop", body, None)
+        .await
+        .unwrap();
+
+    let ok = ask_upload(&api, &app, &ada, "cat.png", "image/png", 150).await;
+    ok.expect(StatusCode::OK);
+    // Over the stage's cap (150), though under the app's (200).
+    let big = ask_upload(&api, &app, &ada, "big.png", "image/png", 151).await;
+    let big = big.expect(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(big.body.get("url").is_none() && big.code() == "payload_too_large");
+    let kind = ask_upload(&api, &app, &ada, "notes.txt", "text/plain", 10).await;
+    let kind = kind.expect(StatusCode::BAD_REQUEST);
+    assert_eq!(kind.body["error"]["field"], "fileType");
+    assert!(kind.body.get("url").is_none());
+    let bad = ask_upload(&api, &app, &ada, "x.png", "image/png; charset=x", 10).await;
+    assert_eq!(
+        bad.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
+        "fileType"
+    );
+    assert_eq!(
+        file_items(&api).await,
+        1,
+        "only the accepted upload is recorded"
+    );
+}
+
+#[tokio::test]
+async fn unsafe_file_names_are_refused() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let long = "x".repeat(256);
+    for name in [
+        "../x",
+        "a/../../b",
+        "./a",
+        "/abs",
+        "a//b",
+        "dir/",
+        "a\\b",
+        "bell\u{7}",
+        "nl\nx",
+        long.as_str(),
+        "",
+    ] {
+        let reply = ask_upload(&api, &app, &ada, name, "text/plain", 1).await;
+        let reply = reply.expect(StatusCode::BAD_REQUEST);
+        assert_eq!(reply.body["error"]["field"], "fileName", "{name:?}");
+        assert!(reply.body.get("url").is_none());
+    }
+    assert_eq!(file_items(&api).await, 0);
+    // A key that climbs out of the app is refused as a key, before any lookup.
+    for key in ["shop/../other/u/x", "shop/u/../../other/x"] {
+        let reply = download_url(&api, &app, &ada, key).await;
+        assert_eq!(
+            reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
+            "key"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_apps_files_are_never_reachable() {
+    let api = start().await;
+    let shop = api.app("shop").await;
+    let blog = api.app("blog").await;
+    let ada = user(&api, &shop, "ada", Role::Admin).await;
+    let eve = user(&api, &blog, "eve", Role::Admin).await;
+    let key = upload(&api, &blog, &eve, "secret.txt", "text/plain", b"blog only").await;
+
+    // Blog's key sent to shop's routes with shop's credentials (even an admin's).
+    let reply = download_url(&api, &shop, &ada, &key).await;
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
+        "key"
+    );
+    let reply = api
+        .send(call(
+            Method::DELETE,
+            &format!("{}?key={key}", path(&shop, "delete")),
+            &shop,
+            &ada,
+        ))
+        .await;
+    reply.expect(StatusCode::BAD_REQUEST);
+    let reply = list(&api, &shop, &ada, "prefix=blog/").await;
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
+        "prefix"
+    );
+    assert!(keys(&list(&api, &shop, &ada, "").await.expect(StatusCode::OK)).is_empty());
+
+    // Shop's credentials on blog's path.
+    let reply = api
+        .send(
+            call(Method::POST, &path(&blog, "download-url"), &shop, &ada)
+                .json(&json!({"key": key})),
+        )
+        .await;
+    reply.expect(StatusCode::UNAUTHORIZED);
+    // Blog's key with shop's path but a shop token is refused too.
+    let reply = api
+        .send(
+            ob_tests::fixtures::Call::post(&path(&shop, "download-url"))
+                .key(&blog.key)
+                .bearer(&ada.token)
+                .json(&json!({"key": key})),
+        )
+        .await;
+    reply.expect(StatusCode::UNAUTHORIZED);
+    assert!(object_exists(&api, &key).await);
+    assert_eq!(download(&api, &blog, &eve, &key).await, b"blog only");
+}
+
+#[tokio::test]
+async fn listing_pages_with_a_cursor_and_filters_by_prefix() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let bob = user(&api, &app, "bob", Role::User).await;
+    for name in ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "c.txt"] {
+        upload(&api, &app, &ada, name, "text/plain", name.as_bytes()).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("limit=2&cursor={c}"),
+            None => "limit=2".to_owned(),
+        };
+        let page = list(&api, &app, &ada, &query).await.expect(StatusCode::OK);
+        seen.extend(keys(&page));
+        pages += 1;
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    let expected: Vec<String> = ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "c.txt"]
+        .iter()
+        .map(|n| format!("shop/{}/{n}", ada.id))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(pages >= 3);
+
+    let first = list(&api, &app, &ada, "limit=2")
+        .await
+        .expect(StatusCode::OK);
+    let next = first.str("/nextCursor");
+    // Another user's listing, or another prefix, does not accept the cursor.
+    let reply = list(&api, &app, &bob, &format!("cursor={next}")).await;
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
+        "cursor"
+    );
+    let reply = list(
+        &api,
+        &app,
+        &ada,
+        &format!("cursor={next}&prefix=shop/{}/b/", ada.id),
+    )
+    .await;
+    reply.expect(StatusCode::BAD_REQUEST);
+    list(&api, &app, &ada, "cursor=00ff")
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+
+    let b = list(&api, &app, &ada, &format!("prefix=shop/{}/b/", ada.id))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(keys(&b), expected[2..4].to_vec());
+    let reply: Value = list(&api, &app, &ada, "limit=101")
+        .await
+        .expect(StatusCode::BAD_REQUEST)
+        .body;
+    assert_eq!(reply["error"]["field"], "limit");
+}
+
+#[tokio::test]
+async fn expired_pending_uploads_are_dropped() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let pending = |name: &str, expires: i64| FileItem {
+        key: format!("shop/{}/{name}", ada.id),
+        owner_id: ada.id.clone(),
+        status: "pending".into(),
+        size: 3,
+        content_type: "text/plain".into(),
+        etag: None,
+        last_modified: "2026-01-01T00:00:00.000Z".into(),
+        upload_expires_at: expires,
+    };
+    let now = ob_core::clock::now_epoch();
+    let expired = pending("never.txt", now - 60);
+    let waiting = pending("later.txt", now + 3600);
+    for item in [&expired, &waiting] {
+        ob_core::files::store::put_pending(&api.store, "shop", item)
+            .await
+            .unwrap();
+    }
+    let listed = list(&api, &app, &ada, "").await.expect(StatusCode::OK);
+    assert!(keys(&listed).is_empty());
+    assert!(
+        stored(&api, &app, &expired.key).await.is_none(),
+        "expired upload dropped"
+    );
+    assert_eq!(
+        stored(&api, &app, &waiting.key).await.unwrap().status,
+        "pending"
+    );
+}
