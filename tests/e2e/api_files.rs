@@ -1,4 +1,4 @@
-//! HTTP API, files: presigned upload and download against the emulator's S3, access rules, limits, isolation, listing.
+//! HTTP API, files: presigned upload and download against the emulator's S3, limits, unsafe names, pending uploads (access and listing: `access`).
 //!
 //! The emulator does not check presigned signatures or expiry (see
 //! DEVELOPERS.md); what the URLs bind is covered by the unit tests of
@@ -11,12 +11,14 @@ use ob_core::config::{ConfigBody, UploadLimits};
 use ob_core::files::FileItem;
 use ob_core::users::Role;
 use ob_tests::fixtures::{Api, Reply, TestApp, test_settings};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::api_data::{User, call, user};
 
-async fn start() -> Api {
+mod access;
+
+pub(super) async fn start() -> Api {
     Api::start_with_files(test_settings()).await
 }
 
@@ -74,7 +76,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn path(app: &TestApp, action: &str) -> String {
+pub(super) fn path(app: &TestApp, action: &str) -> String {
     format!("/files/{}/{action}", app.app_id)
 }
 
@@ -94,7 +96,7 @@ async fn ask_upload(
 }
 
 /// Asks for an upload URL and PUTs `bytes` to it; returns the key.
-async fn upload(
+pub(super) async fn upload(
     api: &Api,
     app: &TestApp,
     who: &User,
@@ -122,12 +124,12 @@ async fn upload(
     reply.str("/key")
 }
 
-async fn download_url(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
+pub(super) async fn download_url(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
     api.send(call(Method::POST, &path(app, "download-url"), app, who).json(&json!({"key": key})))
         .await
 }
 
-async fn download(api: &Api, app: &TestApp, who: &User, key: &str) -> Vec<u8> {
+pub(super) async fn download(api: &Api, app: &TestApp, who: &User, key: &str) -> Vec<u8> {
     let reply = download_url(api, app, who, key)
         .await
         .expect(StatusCode::OK);
@@ -136,17 +138,17 @@ async fn download(api: &Api, app: &TestApp, who: &User, key: &str) -> Vec<u8> {
     body
 }
 
-async fn delete_by_query(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
+pub(super) async fn delete_by_query(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
     let target = format!("{}?key={key}", path(app, "delete"));
     api.send(call(Method::DELETE, &target, app, who)).await
 }
 
 /// Whether the shop app's audit log has an entry of `action`.
-async fn audited(api: &Api, action: &str) -> bool {
+pub(super) async fn audited(api: &Api, action: &str) -> bool {
     api.audit("shop").await.iter().any(|e| e.action == action)
 }
 
-async fn list(api: &Api, app: &TestApp, who: &User, query: &str) -> Reply {
+pub(super) async fn list(api: &Api, app: &TestApp, who: &User, query: &str) -> Reply {
     api.send(call(
         Method::GET,
         &format!("{}?{query}", path(app, "list")),
@@ -156,7 +158,7 @@ async fn list(api: &Api, app: &TestApp, who: &User, query: &str) -> Reply {
     .await
 }
 
-fn keys(reply: &Reply) -> Vec<String> {
+pub(super) fn keys(reply: &Reply) -> Vec<String> {
     reply.body["files"]
         .as_array()
         .unwrap()
@@ -165,13 +167,13 @@ fn keys(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-async fn stored(api: &Api, app: &TestApp, key: &str) -> Option<FileItem> {
+pub(super) async fn stored(api: &Api, app: &TestApp, key: &str) -> Option<FileItem> {
     ob_core::files::store::get(&api.store, &app.app_id, key)
         .await
         .unwrap()
 }
 
-async fn object_exists(api: &Api, key: &str) -> bool {
+pub(super) async fn object_exists(api: &Api, key: &str) -> bool {
     api.state
         .files()
         .unwrap()
@@ -233,73 +235,6 @@ async fn upload_then_download_the_same_bytes_and_list_them() {
 
     assert_eq!(download(&api, &app, &ada, &key).await, bytes);
     assert!(audited(&api, "file.upload").await);
-}
-
-#[tokio::test]
-async fn only_the_owner_and_admins_reach_a_file() {
-    let api = start().await;
-    let app = api.app("shop").await;
-    let ada = user(&api, &app, "ada", Role::User).await;
-    let bob = user(&api, &app, "bob", Role::User).await;
-    let boss = user(&api, &app, "boss", Role::Admin).await;
-    let key = upload(&api, &app, &ada, "a.txt", "text/plain", b"ada's").await;
-    upload(&api, &app, &bob, "b.txt", "text/plain", b"bob's").await;
-
-    download_url(&api, &app, &bob, &key)
-        .await
-        .expect(StatusCode::NOT_FOUND);
-    delete_by_query(&api, &app, &bob, &key)
-        .await
-        .expect(StatusCode::NOT_FOUND);
-    assert!(object_exists(&api, &key).await);
-    let bobs = list(&api, &app, &bob, "").await.expect(StatusCode::OK);
-    assert_eq!(keys(&bobs), vec![format!("shop/{}/b.txt", bob.id)]);
-    let peek = list(&api, &app, &bob, &format!("owner={}", ada.id)).await;
-    assert_eq!(peek.expect(StatusCode::FORBIDDEN).code(), "forbidden");
-
-    let all = list(&api, &app, &boss, "").await.expect(StatusCode::OK);
-    assert_eq!(keys(&all).len(), 2, "{}", all.body);
-    let adas = list(&api, &app, &boss, &format!("owner={}", ada.id))
-        .await
-        .expect(StatusCode::OK);
-    assert_eq!(keys(&adas), vec![key.clone()]);
-    assert_eq!(download(&api, &app, &boss, &key).await, b"ada's");
-    api.send(call(Method::DELETE, &path(&app, "delete"), &app, &boss).json(&json!({"key": key})))
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    download_url(&api, &app, &ada, &key)
-        .await
-        .expect(StatusCode::NOT_FOUND);
-    assert!(audited(&api, "file.delete").await);
-}
-
-#[tokio::test]
-async fn delete_removes_object_and_metadata() {
-    let api = start().await;
-    let app = api.app("shop").await;
-    let ada = user(&api, &app, "ada", Role::User).await;
-    let key = upload(
-        &api,
-        &app,
-        &ada,
-        "gone.bin",
-        "application/octet-stream",
-        &[7; 64],
-    )
-    .await;
-    assert!(object_exists(&api, &key).await);
-    delete_by_query(&api, &app, &ada, &key)
-        .await
-        .expect(StatusCode::NO_CONTENT);
-    assert!(!object_exists(&api, &key).await);
-    assert!(stored(&api, &app, &key).await.is_none());
-    download_url(&api, &app, &ada, &key)
-        .await
-        .expect(StatusCode::NOT_FOUND);
-    assert!(keys(&list(&api, &app, &ada, "").await.expect(StatusCode::OK)).is_empty());
-    delete_by_query(&api, &app, &ada, &key)
-        .await
-        .expect(StatusCode::NOT_FOUND);
 }
 
 /// Every file item of the files table (test-only inspection of storage).
@@ -388,125 +323,6 @@ async fn unsafe_file_names_are_refused() {
             "key"
         );
     }
-}
-
-#[tokio::test]
-async fn another_apps_files_are_never_reachable() {
-    let api = start().await;
-    let shop = api.app("shop").await;
-    let blog = api.app("blog").await;
-    let ada = user(&api, &shop, "ada", Role::Admin).await;
-    let eve = user(&api, &blog, "eve", Role::Admin).await;
-    let key = upload(&api, &blog, &eve, "secret.txt", "text/plain", b"blog only").await;
-
-    // Blog's key sent to shop's routes with shop's credentials (even an admin's).
-    let reply = download_url(&api, &shop, &ada, &key).await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "key"
-    );
-    let reply = api
-        .send(call(
-            Method::DELETE,
-            &format!("{}?key={key}", path(&shop, "delete")),
-            &shop,
-            &ada,
-        ))
-        .await;
-    reply.expect(StatusCode::BAD_REQUEST);
-    let reply = list(&api, &shop, &ada, "prefix=blog/").await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "prefix"
-    );
-    assert!(keys(&list(&api, &shop, &ada, "").await.expect(StatusCode::OK)).is_empty());
-
-    // Shop's credentials on blog's path.
-    let reply = api
-        .send(
-            call(Method::POST, &path(&blog, "download-url"), &shop, &ada)
-                .json(&json!({"key": key})),
-        )
-        .await;
-    reply.expect(StatusCode::UNAUTHORIZED);
-    // Blog's key with shop's path but a shop token is refused too.
-    let reply = api
-        .send(
-            ob_tests::fixtures::Call::post(&path(&shop, "download-url"))
-                .key(&blog.key)
-                .bearer(&ada.token)
-                .json(&json!({"key": key})),
-        )
-        .await;
-    reply.expect(StatusCode::UNAUTHORIZED);
-    assert!(object_exists(&api, &key).await);
-    assert_eq!(download(&api, &blog, &eve, &key).await, b"blog only");
-}
-
-#[tokio::test]
-async fn listing_pages_with_a_cursor_and_filters_by_prefix() {
-    let api = start().await;
-    let app = api.app("shop").await;
-    let ada = user(&api, &app, "ada", Role::User).await;
-    let bob = user(&api, &app, "bob", Role::User).await;
-    for name in ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "c.txt"] {
-        upload(&api, &app, &ada, name, "text/plain", name.as_bytes()).await;
-    }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let query = match &cursor {
-            Some(c) => format!("limit=2&cursor={c}"),
-            None => "limit=2".to_owned(),
-        };
-        let page = list(&api, &app, &ada, &query).await.expect(StatusCode::OK);
-        seen.extend(keys(&page));
-        pages += 1;
-        match page.body["nextCursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-        assert!(pages < 10, "pagination does not end");
-    }
-    let expected: Vec<String> = ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "c.txt"]
-        .iter()
-        .map(|n| format!("shop/{}/{n}", ada.id))
-        .collect();
-    assert_eq!(seen, expected);
-    assert!(pages >= 3);
-
-    let first = list(&api, &app, &ada, "limit=2")
-        .await
-        .expect(StatusCode::OK);
-    let next = first.str("/nextCursor");
-    // Another user's listing, or another prefix, does not accept the cursor.
-    let reply = list(&api, &app, &bob, &format!("cursor={next}")).await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "cursor"
-    );
-    let reply = list(
-        &api,
-        &app,
-        &ada,
-        &format!("cursor={next}&prefix=shop/{}/b/", ada.id),
-    )
-    .await;
-    reply.expect(StatusCode::BAD_REQUEST);
-    list(&api, &app, &ada, "cursor=00ff")
-        .await
-        .expect(StatusCode::BAD_REQUEST);
-
-    let b = list(&api, &app, &ada, &format!("prefix=shop/{}/b/", ada.id))
-        .await
-        .expect(StatusCode::OK);
-    assert_eq!(keys(&b), expected[2..4].to_vec());
-    let reply: Value = list(&api, &app, &ada, "limit=101")
-        .await
-        .expect(StatusCode::BAD_REQUEST)
-        .body;
-    assert_eq!(reply["error"]["field"], "limit");
 }
 
 #[tokio::test]

@@ -59,8 +59,17 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         Tables::from_lookup(|def| outputs.get(def.output).cloned()),
     );
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let state = AppState::new(store.clone(), &signing_key, settings(&stage, address))
-        .map_err(|err| CliError::new(format!("cannot start the API: {err}")))?;
+    // The file routes presign against the stage's bucket (absent: they answer "not configured").
+    let files = outputs
+        .get("FilesBucketName")
+        .map(|bucket| ob_core::files::FileStore::new(aws.s3(), bucket));
+    let state = AppState::with_files(
+        store.clone(),
+        files,
+        &signing_key,
+        settings(&stage, address),
+    )
+    .map_err(|err| CliError::new(format!("cannot start the API: {err}")))?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| {
@@ -106,6 +115,8 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
         bcrypt_cost: c.auth.bcrypt_cost,
         stage_origins: origins,
         audit_retention_days: c.audit.retention_days,
+        max_upload_bytes: c.files.max_upload_bytes,
+        url_expiry_secs: u64::from(c.files.url_expiry_seconds),
         ..Settings::default()
     }
 }
