@@ -96,9 +96,6 @@ pub struct DevArgs {
     /// Port on 127.0.0.1
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
-    /// Make sure this app exists and print a fresh API key for it
-    #[arg(long, value_name = "APP_ID")]
-    pub demo_app: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

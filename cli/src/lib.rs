@@ -8,6 +8,7 @@ pub mod build;
 pub mod commands;
 pub mod deploy;
 pub mod error;
+pub mod live;
 pub mod output;
 pub mod project;
 pub mod prompt;

@@ -15,5 +15,6 @@ mod api_sessions;
 mod deploy;
 mod deploy_replay;
 mod emulator;
+mod realtime;
 mod render;
 mod stack_structure;

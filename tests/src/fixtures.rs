@@ -75,6 +75,16 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Tab
                 .expect("index is complete"),
         );
     }
+    if table.stream {
+        // As the template declares it: the realtime fan-out reads both images.
+        request = request.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .expect("stream specification is complete"),
+        );
+    }
     request.send().await.unwrap_or_else(|e| {
         panic!(
             "create table {name}: {}",
@@ -162,6 +172,8 @@ pub struct TestApp {
 pub struct Api {
     pub store: Store,
     pub state: AppState,
+    /// The emulator's SDK config, for clients of other services.
+    pub sdk: aws_config::SdkConfig,
     router: Router,
     // Dropped last: returns the emulator to the pool.
     _emulator: EmulatorGuard,
@@ -199,6 +211,7 @@ impl Api {
             router: ob_api::router(state.clone()),
             store,
             state,
+            sdk,
             _emulator: emulator,
         }
     }

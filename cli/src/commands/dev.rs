@@ -1,22 +1,23 @@
-//! `obctl dev`: the whole HTTP API on 127.0.0.1, the same axum router the Lambdas
-//! run, against a deployed stage's tables and signing key (the local emulator's
-//! for `make dev`). Optionally ensures a demo app and prints a fresh key for it.
+//! `obctl dev`: the whole backend on 127.0.0.1 against a deployed stage (the
+//! local emulator's for `make dev`): the same axum router the Lambdas run, the
+//! WebSocket protocol at `/live`, and realtime driven by the data table's stream.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use ob_api::{AppState, Settings};
-use ob_core::{Store, Tables, api_keys, apps};
+use ob_core::files::FileStore;
+use ob_core::realtime::Realtime;
+use ob_core::tokens::TokenSigner;
+use ob_core::{Store, Tables};
 
 use crate::args::{DevArgs, GlobalArgs};
 use crate::aws::{Aws, aws_error};
 use crate::deploy::stack;
 use crate::error::{CliError, Result};
+use crate::live::{self, LocalHub, StreamFollower};
 use crate::project::Project;
 use crate::stage::{self, Stage};
-
-/// Name of the keys `--demo-app` issues; older ones are revoked on each run.
-const DEMO_KEY_NAME: &str = "obctl-dev";
 
 pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Result<u8> {
     let stage = stage::load(project, &args.stage)?;
@@ -34,17 +35,19 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         .into_iter()
         .map(|o| (o.key, o.value))
         .collect();
-    let secret_arn = outputs.get("SigningKeySecretArn").ok_or_else(|| {
-        CliError::new(format!(
-            "stack {} has no SigningKeySecretArn output",
-            stage.config.stack_name
-        ))
-        .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-    })?;
+    let output = |name: &str| {
+        outputs.get(name).cloned().ok_or_else(|| {
+            CliError::new(format!(
+                "stack {} has no {name} output",
+                stage.config.stack_name
+            ))
+            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+        })
+    };
     let secret = aws
         .secrets()
         .get_secret_value()
-        .secret_id(secret_arn)
+        .secret_id(output("SigningKeySecretArn")?)
         .send()
         .await
         .map_err(|err| aws_error("read the signing key", &err))?;
@@ -58,18 +61,27 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         aws.dynamodb(),
         Tables::from_lookup(|def| outputs.get(def.output).cloned()),
     );
+    let files = FileStore::new(aws.s3(), output("FilesBucketName")?);
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
-    // The file routes presign against the stage's bucket (absent: they answer "not configured").
-    let files = outputs
-        .get("FilesBucketName")
-        .map(|bucket| ob_core::files::FileStore::new(aws.s3(), bucket));
-    let state = AppState::with_files(
-        store.clone(),
-        files,
-        &signing_key,
-        settings(&stage, address),
+    let settings = settings(&stage, address);
+    let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    let realtime = Realtime {
+        store: store.clone(),
+        signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
+        push: LocalHub::default(),
+    };
+    let api =
+        AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
+    let follower = StreamFollower::for_table(
+        &aws.dynamodb(),
+        aws_sdk_dynamodbstreams::Client::new(&aws.config),
+        &store.tables.data,
     )
-    .map_err(|err| CliError::new(format!("cannot start the API: {err}")))?;
+    .await
+    .map_err(|err| {
+        CliError::new(format!("cannot follow the data table's stream: {err}"))
+            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+    })?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| {
@@ -77,28 +89,27 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
                 .fix("stop whatever uses the port, or pass --port N")
         })?;
 
-    let base = format!("http://{address}");
-    println!("One Backend (stage {}) is serving on {base}", stage.name);
-    println!("  health:  {base}/health");
-    println!("  OpenAPI: {base}/openapi.json");
-    if let Some(app_id) = &args.demo_app {
-        let key = demo_key(&store, &stage, app_id).await?;
-        println!("  app:     {app_id}");
-        println!("  API key: {key}   (shown once; re-run to get a new one)");
-        println!("try:");
-        println!(
-            "  curl -s -X POST {base}/auth/register -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"appId\":\"{app_id}\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}}'"
-        );
-    }
+    println!(
+        "One Backend (stage {}) is serving on http://{address}",
+        stage.name
+    );
+    println!("  health:    http://{address}/health");
+    println!("  OpenAPI:   http://{address}/openapi.json");
+    println!(
+        "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
+        live::WEBSOCKET_PATH
+    );
     println!("Ctrl-C stops the server.");
 
-    let app = ob_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let stream = tokio::spawn(live::follow(follower, realtime.clone()));
+    let app = live::app(api, realtime).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await
-        .map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
+        .await;
+    stream.abort();
+    served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
     Ok(0)
 }
 
@@ -119,37 +130,4 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
         url_expiry_secs: u64::from(c.files.url_expiry_seconds),
         ..Settings::default()
     }
-}
-
-/// Makes sure the demo app exists and issues it a new key, revoking older demo keys.
-async fn demo_key(store: &Store, stage: &Stage, app_id: &str) -> Result<String> {
-    let fail = |what: &str, err: ob_core::Error| CliError::new(format!("could not {what}: {err}"));
-    if apps::get(store, app_id)
-        .await
-        .map_err(|e| fail("read the demo app", e))?
-        .is_none()
-    {
-        apps::create(
-            store,
-            app_id,
-            "Demo app (obctl dev)",
-            &stage.config.cors.allowed_origins,
-        )
-        .await
-        .map_err(|e| fail("create the demo app", e))?;
-    }
-    for key in api_keys::list(store, app_id)
-        .await
-        .map_err(|e| fail("list the demo app's keys", e))?
-    {
-        if key.name == DEMO_KEY_NAME && key.active {
-            api_keys::revoke(store, app_id, &key.key_id)
-                .await
-                .map_err(|e| fail("revoke an old demo key", e))?;
-        }
-    }
-    let created = api_keys::create(store, app_id, DEMO_KEY_NAME, &["*".to_owned()], None)
-        .await
-        .map_err(|e| fail("create a demo key", e))?;
-    Ok(created.secret)
 }

@@ -1,0 +1,86 @@
+//! The local WebSocket endpoint: `$connect` at the upgrade, then messages in, replies and pushes out.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use ob_core::realtime::{Push, error_reply};
+use serde::Deserialize;
+
+use super::LocalRealtime;
+
+/// Browsers cannot set headers on a WebSocket: credentials come in the query.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectQuery {
+    token: Option<String>,
+    api_key: Option<String>,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Authenticates before upgrading, as API Gateway's `$connect` does: a refused
+/// client gets a 401 with the JSON error instead of a socket.
+pub(crate) async fn upgrade(
+    State(realtime): State<LocalRealtime>,
+    Query(query): Query<ConnectQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let connection_id = new_id();
+    let connected = realtime
+        .connect(
+            &connection_id,
+            query.api_key.as_deref(),
+            query.token.as_deref(),
+        )
+        .await;
+    match connected {
+        Ok(_) => ws.on_upgrade(move |socket| serve(realtime, connection_id, socket)),
+        Err(err) => {
+            let status = if matches!(err, ob_core::Error::Internal(_)) {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            (status, axum::Json(error_reply(&err, &new_id(), None))).into_response()
+        }
+    }
+}
+
+async fn serve(realtime: LocalRealtime, connection_id: String, socket: WebSocket) {
+    let (mut sink, mut incoming) = socket.split();
+    // Replies and pushes share one queue, so a client sees them in order.
+    let mut outbox = realtime.push.register(&connection_id);
+    let replies = realtime.push.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outbox.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(message)) = incoming.next().await {
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let reply = realtime.message(&connection_id, &text, &new_id()).await;
+        if replies
+            .send(&connection_id, &reply.to_string())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    realtime.push.remove(&connection_id);
+    writer.abort();
+    if let Err(err) = realtime.disconnect(&connection_id).await {
+        eprintln!("realtime: could not remove connection {connection_id}: {err}");
+    }
+}
