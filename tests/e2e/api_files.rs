@@ -339,6 +339,7 @@ async fn expired_pending_uploads_are_dropped() {
         etag: None,
         last_modified: "2026-01-01T00:00:00.000Z".into(),
         upload_expires_at: expires,
+        previous_etag: None,
     };
     let now = ob_core::clock::now_epoch();
     let expired = pending("never.txt", now - 60);
@@ -358,4 +359,30 @@ async fn expired_pending_uploads_are_dropped() {
         stored(&api, &app, &waiting.key).await.unwrap().status,
         "pending"
     );
+}
+
+#[tokio::test]
+async fn a_reupload_is_pending_until_the_new_bytes_arrive() {
+    let api = start().await;
+    let app = api.app("shop").await;
+    let ada = user(&api, &app, "ada", Role::User).await;
+    let key = upload(&api, &app, &ada, "note.txt", "text/plain", b"old").await;
+    list(&api, &app, &ada, "").await.expect(StatusCode::OK);
+    let old_etag = stored(&api, &app, &key).await.unwrap().etag;
+
+    ask_upload(&api, &app, &ada, "note.txt", "text/plain", 9)
+        .await
+        .expect(StatusCode::OK);
+    // The old object is still there, but it is not the upload now pending.
+    assert!(keys(&list(&api, &app, &ada, "").await.expect(StatusCode::OK)).is_empty());
+    let pending = stored(&api, &app, &key).await.unwrap();
+    assert_eq!(
+        (pending.status.as_str(), pending.previous_etag),
+        ("pending", old_etag)
+    );
+
+    upload(&api, &app, &ada, "note.txt", "text/plain", b"new bytes").await;
+    let listed = list(&api, &app, &ada, "").await.expect(StatusCode::OK);
+    assert_eq!(listed.body["files"][0]["size"], 9, "{}", listed.body);
+    assert_eq!(download(&api, &app, &ada, &key).await, b"new bytes");
 }

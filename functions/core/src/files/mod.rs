@@ -11,6 +11,10 @@
 //!   the item is dropped;
 //! - it does not yet, and the URL is still valid: the item stays pending.
 //!
+//! A new upload to an existing key remembers the old object's ETag; until S3
+//! holds an object with another ETag (or the URL expires, and the old object
+//! stays) the old object is not taken for the new one.
+//!
 //! `list` returns only uploaded files; `download_url` treats a file that is not
 //! uploaded as unknown (404).
 
@@ -150,6 +154,11 @@ pub async fn upload_url(
     let signed = files
         .presign_put(&key, &upload.file_type, upload.size, stage.url_expiry)
         .await?;
+    let previous_etag = match store::get(store, app_id, &key).await? {
+        Some(old) if !old.is_pending() => old.etag,
+        Some(old) => old.previous_etag,
+        None => None,
+    };
     let now = clock::now_epoch();
     let item = FileItem {
         key: key.clone(),
@@ -161,6 +170,7 @@ pub async fn upload_url(
         last_modified: clock::epoch_to_rfc3339(now),
         upload_expires_at: now
             .saturating_add(i64::try_from(stage.url_expiry.as_secs()).unwrap_or(i64::MAX / 2)),
+        previous_etag,
     };
     store::put_pending(store, app_id, &item).await?;
     Ok(UploadUrl {
@@ -183,12 +193,17 @@ async fn settle(
     if !item.is_pending() {
         return Ok(Some(item));
     }
+    let expired = clock::now_epoch() > item.upload_expires_at;
     match files.head(&item.key).await? {
+        // Still the object the upload replaces, and the new one may yet arrive.
+        Some(head) if !expired && head.etag.is_some() && head.etag == item.previous_etag => {
+            Ok(None)
+        }
         Some(head) => store::mark_uploaded(store, app_id, &item, &head)
             .await
             .map(Some),
         None => {
-            if clock::now_epoch() > item.upload_expires_at {
+            if expired {
                 store::drop_pending(store, app_id, &item.key).await?;
             }
             Ok(None)

@@ -26,6 +26,9 @@ pub struct FileItem {
     pub last_modified: String,
     /// Epoch seconds after which a pending upload's URL no longer works.
     pub upload_expires_at: i64,
+    /// While a re-upload to a key is pending: the ETag of the object it replaces,
+    /// so the old object is not taken for the new one.
+    pub previous_etag: Option<String>,
 }
 
 impl FileItem {
@@ -60,6 +63,7 @@ fn from_item(item: &Item) -> Result<FileItem> {
         etag: attr::opt_s(item, "etag"),
         last_modified: attr::opt_s(item, "lastModified").unwrap_or_default(),
         upload_expires_at: attr::opt_i64(item, "uploadExpiresAt").unwrap_or_default(),
+        previous_etag: attr::opt_s(item, "previousEtag"),
     })
 }
 
@@ -84,6 +88,9 @@ pub async fn put_pending(store: &Store, app_id: &str, file: &FileItem) -> Result
     item.insert("contentType".into(), attr::s(&file.content_type));
     item.insert("lastModified".into(), attr::s(&file.last_modified));
     item.insert("uploadExpiresAt".into(), attr::n(file.upload_expires_at));
+    if let Some(etag) = &file.previous_etag {
+        item.insert("previousEtag".into(), attr::s(etag));
+    }
     store
         .client
         .put_item()
@@ -132,7 +139,7 @@ pub async fn mark_uploaded(
         .table_name(store.files_table()?)
         .set_key(Some(key_of(app_id, &file.key)))
         .update_expression(
-            "SET #status = :uploaded, #size = :size, contentType = :type, etag = :etag, lastModified = :modified REMOVE uploadExpiresAt",
+            "SET #status = :uploaded, #size = :size, contentType = :type, etag = :etag, lastModified = :modified REMOVE uploadExpiresAt, previousEtag",
         )
         .condition_expression("#status = :pending")
         .expression_attribute_names("#status", "status")
@@ -157,6 +164,7 @@ pub async fn mark_uploaded(
         content_type,
         etag: Some(etag),
         last_modified,
+        previous_etag: None,
         ..file.clone()
     })
 }
