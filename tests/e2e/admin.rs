@@ -52,8 +52,25 @@ pub(crate) fn fake_artifacts(label: &str) -> PathBuf {
     dir
 }
 
-/// The API in-process over the deployed stage's tables and signing key.
-pub(crate) async fn deployed_api(emu: &Emulator) -> (Store, Router) {
+/// Bootstraps the local stage and deploys it with fake function zips.
+pub(crate) fn deploy_local(emu: &Emulator, label: &str) {
+    ok(&obctl(emu, &["bootstrap", "--stage", "local"]));
+    let artifacts = fake_artifacts(label);
+    ok(&obctl(
+        emu,
+        &[
+            "deploy",
+            "--stage",
+            "local",
+            "--yes",
+            "--artifacts",
+            &artifacts.to_string_lossy(),
+        ],
+    ));
+}
+
+/// The deployed local stack's outputs, by key.
+pub(crate) async fn stack_outputs(emu: &Emulator) -> BTreeMap<String, String> {
     let sdk = emu.sdk_config().await;
     let stack = aws_sdk_cloudformation::Client::new(&sdk)
         .describe_stacks()
@@ -61,14 +78,20 @@ pub(crate) async fn deployed_api(emu: &Emulator) -> (Store, Router) {
         .send()
         .await
         .unwrap();
-    let outputs: BTreeMap<String, String> = stack.stacks()[0]
+    stack.stacks()[0]
         .outputs()
         .iter()
         .map(|o| {
             let key = o.output_key().unwrap_or_default().to_owned();
             (key, o.output_value().unwrap_or_default().to_owned())
         })
-        .collect();
+        .collect()
+}
+
+/// The API in-process over the deployed stage's tables and signing key.
+pub(crate) async fn deployed_api(emu: &Emulator) -> (Store, Router) {
+    let sdk = emu.sdk_config().await;
+    let outputs = stack_outputs(emu).await;
     let secret = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()
         .secret_id(&outputs["SigningKeySecretArn"])
@@ -113,19 +136,7 @@ async fn apps_and_keys_against_a_deployed_stage() {
     assert_ne!(unknown.code, 0);
     assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
 
-    let artifacts = fake_artifacts("apps");
-    ok(&obctl(&emu, &["bootstrap", "--stage", "local"]));
-    ok(&obctl(
-        &emu,
-        &[
-            "deploy",
-            "--stage",
-            "local",
-            "--yes",
-            "--artifacts",
-            &artifacts.to_string_lossy(),
-        ],
-    ));
+    deploy_local(&emu, "apps");
 
     // Apps: create, refuse a duplicate, list, get, update.
     let created = json_run(

@@ -9,24 +9,12 @@ use ob_tests::fixtures::{Call, send_to};
 use ob_tests::obctl::obctl;
 use serde_json::json;
 
-use crate::admin::{deployed_api, fails_with, fake_artifacts, json_run, ok};
+use crate::admin::{deploy_local, deployed_api, fails_with, json_run, ok};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn config_and_audit_against_a_deployed_stage() {
     let emu = emulator().await;
-    ok(&obctl(&emu, &["bootstrap", "--stage", "local"]));
-    let artifacts = fake_artifacts("config");
-    ok(&obctl(
-        &emu,
-        &[
-            "deploy",
-            "--stage",
-            "local",
-            "--yes",
-            "--artifacts",
-            &artifacts.to_string_lossy(),
-        ],
-    ));
+    deploy_local(&emu, "config");
     json_run(&emu, &["apps", "create", "--name", "Shop", "--id", "shop"]);
     let key = json_run(&emu, &["keys", "create", "--app", "shop", "--name", "k"]);
     let key = key["key"].as_str().unwrap().to_owned();

@@ -10,7 +10,7 @@ use ob_tests::fixtures::{Call, Reply, send_to};
 use ob_tests::obctl::obctl;
 use serde_json::json;
 
-use crate::admin::{deployed_api, fails_with, fake_artifacts, json_run, ok};
+use crate::admin::{deploy_local, deployed_api, fails_with, json_run, ok};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -20,19 +20,7 @@ async fn login(router: &Router, key: &str, email: &str) -> Reply {
 }
 
 fn deploy_with_app(emu: &Emulator) -> String {
-    ok(&obctl(emu, &["bootstrap", "--stage", "local"]));
-    let artifacts = fake_artifacts("users");
-    ok(&obctl(
-        emu,
-        &[
-            "deploy",
-            "--stage",
-            "local",
-            "--yes",
-            "--artifacts",
-            &artifacts.to_string_lossy(),
-        ],
-    ));
+    deploy_local(emu, "users");
     json_run(emu, &["apps", "create", "--name", "Shop", "--id", "shop"]);
     let key = json_run(
         emu,

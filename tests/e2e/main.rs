@@ -1,7 +1,9 @@
 //! End-to-end tests of One Backend, in one test binary.
 
 mod admin;
+mod admin_apps;
 mod admin_config;
+mod admin_delete;
 mod admin_users;
 mod api_auth;
 mod api_config;

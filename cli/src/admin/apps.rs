@@ -1,14 +1,14 @@
-//! `obctl apps create|list|get|update`: the tenants of a stage.
+//! `obctl apps create|list|get|update|delete`: the tenants of a stage.
 
 use std::fmt;
 
-use ob_core::apps::{self, App, AppState, AppUpdate};
+use ob_core::apps::{self, App, AppState, AppUpdate, NewApp};
 use serde::Serialize;
 
 use super::AdminContext;
 use super::args::{AppCreateArgs, AppUpdateArgs, AppsArgs, AppsCommand, StateArg};
 use crate::args::GlobalArgs;
-use crate::error::{Result, exit};
+use crate::error::{CliError, Result, exit};
 use crate::output;
 use crate::project::Project;
 
@@ -27,14 +27,12 @@ impl fmt::Display for AppView {
         writeln!(f, "app {} (stage {})", a.app_id, self.stage)?;
         writeln!(f, "  name:     {}", a.name)?;
         writeln!(f, "  state:    {}", a.state.as_str())?;
-        let origins = if a.origins.is_empty() {
-            "-".to_owned()
-        } else {
-            a.origins.join(", ")
-        };
+        let origins = dash_if_empty(&a.origins);
         writeln!(f, "  origins:  {origins}")?;
+        writeln!(f, "  domains:  {}", dash_if_empty(&a.domains))?;
         writeln!(f, "  contact:  {}", a.contact.as_deref().unwrap_or("-"))?;
-        write!(f, "  created:  {}", a.created_at)
+        writeln!(f, "  created:  {}", a.created_at)?;
+        write!(f, "  version:  {}", a.version)
     }
 }
 
@@ -55,14 +53,19 @@ impl fmt::Display for AppList {
                 self.stage, self.stage
             );
         }
-        write!(f, "{:<24} {:<10} {:<24} NAME", "ID", "STATE", "CREATED")?;
+        write!(
+            f,
+            "{:<24} {:<10} {:<24} {:<32} NAME",
+            "ID", "STATE", "CREATED", "DOMAINS"
+        )?;
         for a in &self.apps {
             write!(
                 f,
-                "\n{:<24} {:<10} {:<24} {}",
+                "\n{:<24} {:<10} {:<24} {:<32} {}",
                 a.app_id,
                 a.state.as_str(),
                 a.created_at,
+                dash_if_empty(&a.domains),
                 a.name
             )?;
         }
@@ -89,34 +92,76 @@ pub async fn run(global: &GlobalArgs, args: &AppsArgs, project: &Project) -> Res
             Ok(exit::OK)
         }
         AppsCommand::Update(a) => update(global, a, project).await,
+        AppsCommand::Delete(a) => super::app_delete::run(global, a, project).await,
     }
+}
+
+fn dash_if_empty(values: &[String]) -> String {
+    if values.is_empty() {
+        "-".to_owned()
+    } else {
+        values.join(", ")
+    }
+}
+
+/// An invalid field named by the flag the operator typed it with.
+fn flag_error(
+    ctx: &AdminContext,
+    action: &str,
+    app_id: &str,
+    err: ob_core::Error,
+    domain_flag: &str,
+) -> CliError {
+    let ob_core::Error::Invalid { field, message } = err else {
+        return ctx.core_error(action, app_id, err);
+    };
+    let flag = match field.as_str() {
+        "domains" => domain_flag,
+        "origins" => "--origin",
+        "name" => "--name",
+        "appId" => "--id",
+        _ => field.as_str(),
+    };
+    CliError::new(format!("could not {action}: {flag} ({field}) {message}"))
+        .fix(format!("correct {flag} and run the command again"))
 }
 
 async fn create(global: &GlobalArgs, args: &AppCreateArgs, project: &Project) -> Result<u8> {
     let ctx = AdminContext::connect(project, &args.target.stage, &args.target.aws).await?;
     let app_id = args.id.clone().unwrap_or_else(|| slug(&args.name));
-    let mut app = apps::create(&ctx.store, &app_id, &args.name, &args.origins)
-        .await
-        .map_err(|e| {
-            let err = ctx.core_error("create the app", &app_id, e);
-            if err.problem.contains("already exists") {
+    let new = NewApp {
+        app_id: app_id.clone(),
+        name: args.name.clone(),
+        origins: args.origins.clone(),
+        domains: args.domains.clone(),
+        contact: args.email.clone(),
+    };
+    let app = match apps::create_app(&ctx.store, &new).await {
+        Ok(app) => app,
+        Err(ob_core::Error::Conflict(_)) if args.if_not_exists => {
+            // Idempotent create (`make dev`): the existing app is shown unchanged.
+            let app = ctx.app(&app_id).await?;
+            eprintln!("app {app_id} already exists; left unchanged (--if-not-exists)");
+            emit_app(global, &ctx, app);
+            return Ok(exit::OK);
+        }
+        Err(e) => {
+            let err = flag_error(&ctx, "create the app", &app_id, e, "--domain");
+            return Err(if err.problem.contains("already exists") {
                 err.fix(format!(
-                    "pick another --id, or change it: `obctl apps update {app_id} --stage {}`",
+                    "pick another --id, or change it: `obctl apps update {app_id} --stage {}` (or pass --if-not-exists)",
                     ctx.stage.name
                 ))
             } else {
                 err
-            }
-        })?;
+            });
+        }
+    };
     let mut fields = vec!["name".to_owned(), "origins".to_owned()];
-    if let Some(email) = &args.email {
-        let change = AppUpdate {
-            contact: Some(email.clone()),
-            ..AppUpdate::default()
-        };
-        app = apps::update(&ctx.store, &app_id, &change)
-            .await
-            .map_err(|e| ctx.core_error("set the contact", &app_id, e))?;
+    if !app.domains.is_empty() {
+        fields.push("domains".to_owned());
+    }
+    if app.contact.is_some() {
         fields.push("contact".to_owned());
     }
     ctx.audit(&app_id, "app.create", &format!("app:{app_id}"), fields)
@@ -130,6 +175,9 @@ async fn update(global: &GlobalArgs, args: &AppUpdateArgs, project: &Project) ->
     let change = AppUpdate {
         name: args.name.clone(),
         origins: (args.clear_origins || !args.origins.is_empty()).then(|| args.origins.clone()),
+        add_domains: args.add_domains.clone(),
+        remove_domains: args.remove_domains.clone(),
+        clear_domains: args.clear_domains,
         contact: args.email.clone(),
         state: args.state.map(|s| match s {
             StateArg::Active => AppState::Active,
@@ -137,12 +185,21 @@ async fn update(global: &GlobalArgs, args: &AppUpdateArgs, project: &Project) ->
         }),
     };
     if change == AppUpdate::default() {
-        return Err(crate::error::CliError::new("nothing to update")
-            .fix("pass --name, --origin, --clear-origins, --email or --state"));
+        return Err(CliError::new("nothing to update").fix(
+            "pass --name, --origin, --clear-origins, --add-domain, --remove-domain, --clear-domains, --email or --state",
+        ));
     }
     let app = apps::update(&ctx.store, &args.id, &change)
         .await
-        .map_err(|e| ctx.core_error("update the app", &args.id, e))?;
+        .map_err(|e| match e {
+            ob_core::Error::Conflict(message) => {
+                CliError::new(format!("could not update the app: {message}")).fix(format!(
+                    "check the app (`obctl apps get {} --stage {}`) and run the same update again",
+                    args.id, ctx.stage.name
+                ))
+            }
+            other => flag_error(&ctx, "update the app", &args.id, other, "--add-domain"),
+        })?;
     ctx.audit(
         &args.id,
         "app.update",

@@ -36,8 +36,10 @@ pub enum AppsCommand {
         /// App id
         id: String,
     },
-    /// Change an app's name, origins, contact or state
+    /// Change an app's name, origins, domains, contact or state
     Update(AppUpdateArgs),
+    /// Delete an app and everything it stores (refused while it has data, unless --force)
+    Delete(AppDeleteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +58,12 @@ pub struct AppCreateArgs {
     /// Contact e-mail of the app's owner
     #[arg(long, value_name = "E")]
     pub email: Option<String>,
+    /// Domain the app is served on, e.g. shop.example.com (repeatable; no scheme, port or path)
+    #[arg(long = "domain", value_name = "D")]
+    pub domains: Vec<String>,
+    /// Succeed without changes when the app id already exists (prints the existing app)
+    #[arg(long)]
+    pub if_not_exists: bool,
 }
 
 #[derive(Debug, Args)]
@@ -73,12 +81,35 @@ pub struct AppUpdateArgs {
     /// Remove every origin
     #[arg(long)]
     pub clear_origins: bool,
+    /// Add a domain (repeatable)
+    #[arg(long = "add-domain", value_name = "D")]
+    pub add_domains: Vec<String>,
+    /// Remove a domain (repeatable; one the app does not have is ignored)
+    #[arg(long = "remove-domain", value_name = "D")]
+    pub remove_domains: Vec<String>,
+    /// Remove every domain (before any --add-domain)
+    #[arg(long)]
+    pub clear_domains: bool,
     /// New contact e-mail ("" removes it)
     #[arg(long, value_name = "E")]
     pub email: Option<String>,
     /// Activate or suspend the app
     #[arg(long, value_enum)]
     pub state: Option<StateArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct AppDeleteArgs {
+    #[command(flatten)]
+    pub target: AdminTarget,
+    /// App id
+    pub id: String,
+    /// Delete even though the app still has users, keys, config, records or files
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +183,9 @@ pub struct KeyCreateArgs {
     /// Print only the key on standard output
     #[arg(short, long)]
     pub quiet: bool,
+    /// First revoke the app's active keys with the same --name (e.g. for `make dev`)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]

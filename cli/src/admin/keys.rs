@@ -243,6 +243,9 @@ async fn create(global: &GlobalArgs, args: &KeyCreateArgs, project: &Project) ->
         vec!["name".into(), "scopes".into()],
     )
     .await?;
+    if args.replace {
+        revoke_same_name(&ctx, &args.app, &args.name, &created.key.key_id).await?;
+    }
     let issued = IssuedKey {
         app_id: args.app.clone(),
         key: created.secret,
@@ -251,6 +254,24 @@ async fn create(global: &GlobalArgs, args: &KeyCreateArgs, project: &Project) ->
     };
     print_issued(global.output, args.quiet, &issued);
     Ok(exit::OK)
+}
+
+/// `keys create --replace`: revokes the app's other active keys named `name`,
+/// after the new key exists (so the app is never without one).
+async fn revoke_same_name(ctx: &AdminContext, app: &str, name: &str, keep: &str) -> Result<()> {
+    let keys = api_keys::list(&ctx.store, app)
+        .await
+        .map_err(|e| ctx.core_error("list keys", app, e))?;
+    for key in keys {
+        if key.name == name && key.active && key.key_id != keep {
+            api_keys::revoke(&ctx.store, app, &key.key_id)
+                .await
+                .map_err(|e| ctx.core_error("revoke the replaced key", app, e))?;
+            let target = format!("key:{}", key.key_id);
+            ctx.audit(app, "apikey.revoke", &target, vec![]).await?;
+        }
+    }
+    Ok(())
 }
 
 /// `-q` prints only the secret, for scripts; otherwise the usual text or JSON.

@@ -5,6 +5,7 @@
 //! hand), and the operator is the caller's AWS identity, recorded as the actor
 //! of every audit entry an operator action writes.
 
+pub mod app_delete;
 pub mod apps;
 pub mod args;
 pub mod audit;
@@ -34,6 +35,10 @@ pub struct AdminContext {
     pub store: Store,
     /// The operator's AWS identity (STS caller ARN).
     pub operator: String,
+    /// The stack's outputs (tables and bucket not in [`Store`], e.g. files).
+    pub outputs: BTreeMap<String, String>,
+    /// Clients for the stage's account and region (S3 for `apps delete`).
+    pub aws: Aws,
 }
 
 impl AdminContext {
@@ -75,6 +80,8 @@ impl AdminContext {
             stage,
             store,
             operator,
+            outputs,
+            aws,
         })
     }
 

@@ -1,5 +1,7 @@
 //! Registered apps: the tenants. Every other record is scoped by an app's id.
 
+mod validate;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attr::{self, Item};
@@ -7,6 +9,8 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables;
+
+pub use validate::{validate_app_id, validate_domain, validate_origin};
 
 /// Whether an app may be used. A suspended app's keys and tokens stop working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,70 +45,75 @@ pub struct App {
     pub name: String,
     /// Browser origins registered for the app by the operator.
     pub origins: Vec<String>,
+    /// Domains the app is served on (lowercase DNS names, no scheme, port or path).
+    pub domains: Vec<String>,
     pub contact: Option<String>,
     pub state: AppState,
     pub created_at: String,
+    /// Incremented by every write; an update only lands over the version it read.
+    pub version: u64,
 }
 
-/// App ids appear inside composite keys (`APP#{appId}`, `{appId}#…`), so they
-/// are restricted to characters that can never contain a separator.
-pub fn validate_app_id(app_id: &str) -> Result<()> {
-    let ok = (2..=64).contains(&app_id.len())
-        && app_id
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        && app_id
-            .bytes()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "appId",
-            "must be 2 to 64 characters of a-z, 0-9 and '-', starting with a letter or digit",
-        ))
-    }
+/// What an operator registers a new app with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewApp {
+    pub app_id: String,
+    pub name: String,
+    pub origins: Vec<String>,
+    pub domains: Vec<String>,
+    pub contact: Option<String>,
 }
 
-/// Validates a browser origin: `scheme://host[:port]`, http or https, no path.
-pub fn validate_origin(field: &str, origin: &str) -> Result<()> {
-    let rest = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    let ok = rest.is_some_and(|host| {
-        !host.is_empty()
-            && host.len() <= 253
-            && host
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            "origins are scheme://host[:port] with http or https and no path",
-        ))
-    }
-}
-
-/// Registers a new app; fails with `Conflict` when the id is taken.
-pub async fn create(store: &Store, app_id: &str, name: &str, origins: &[String]) -> Result<App> {
-    validate_app_id(app_id)?;
+fn validate_name(name: &str) -> Result<String> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(Error::invalid("name", "must be 1 to 200 characters"));
     }
-    for origin in origins {
+    Ok(name.trim().to_owned())
+}
+
+/// Validated domains, each once, in the order given.
+fn checked_domains<'a>(domains: impl IntoIterator<Item = &'a String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for domain in domains {
+        validate_domain("domains", domain)?;
+        if !out.contains(domain) {
+            out.push(domain.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn contact_of(contact: &str) -> Option<String> {
+    Some(contact.trim().to_owned()).filter(|c| !c.is_empty())
+}
+
+/// Registers a new app with a name and origins; fails with `Conflict` when the id is taken.
+pub async fn create(store: &Store, app_id: &str, name: &str, origins: &[String]) -> Result<App> {
+    let new = NewApp {
+        app_id: app_id.to_owned(),
+        name: name.to_owned(),
+        origins: origins.to_vec(),
+        ..NewApp::default()
+    };
+    create_app(store, &new).await
+}
+
+/// Registers a new app in one conditional write; `Conflict` when the id is taken.
+pub async fn create_app(store: &Store, new: &NewApp) -> Result<App> {
+    validate_app_id(&new.app_id)?;
+    let name = validate_name(&new.name)?;
+    for origin in &new.origins {
         validate_origin("origins", origin)?;
     }
     let app = App {
-        app_id: app_id.to_owned(),
-        name: name.trim().to_owned(),
-        origins: origins.to_vec(),
-        contact: None,
+        app_id: new.app_id.clone(),
+        name,
+        origins: new.origins.clone(),
+        domains: checked_domains(&new.domains)?,
+        contact: new.contact.as_deref().and_then(contact_of),
         state: AppState::Active,
         created_at: clock::now_rfc3339(),
+        version: 1,
     };
     let result = store
         .client
@@ -117,9 +126,10 @@ pub async fn create(store: &Store, app_id: &str, name: &str, origins: &[String])
         .await;
     match result {
         Ok(_) => Ok(app),
-        Err(err) if is_conditional_failure(&err) => {
-            Err(Error::Conflict(format!("app {app_id} already exists")))
-        }
+        Err(err) if is_conditional_failure(&err) => Err(Error::Conflict(format!(
+            "app {} already exists",
+            new.app_id
+        ))),
         Err(err) => Err(Error::sdk("create app", err)),
     }
 }
@@ -138,18 +148,19 @@ pub async fn get(store: &Store, app_id: &str) -> Result<Option<App>> {
     out.item.as_ref().map(from_item).transpose()
 }
 
-/// Activates or suspends an app (operator action).
+/// Activates or suspends an app (operator action); counts as a new version.
 pub async fn set_state(store: &Store, app_id: &str, state: AppState) -> Result<()> {
     let result = store
         .client
         .update_item()
         .table_name(store.apps_table()?)
         .key(tables::APPS.partition_key, attr::s(app_id))
-        .update_expression("SET #state = :state")
+        .update_expression("SET #state = :state ADD version :one")
         .condition_expression("attribute_exists(#id)")
         .expression_attribute_names("#state", "state")
         .expression_attribute_names("#id", tables::APPS.partition_key)
         .expression_attribute_values(":state", attr::s(state.as_str()))
+        .expression_attribute_values(":one", attr::n(1))
         .send()
         .await;
     match result {
@@ -186,11 +197,31 @@ pub async fn list(store: &Store) -> Result<Vec<App>> {
     Ok(apps)
 }
 
-/// What an operator may change on an app; `None` leaves a field as it is.
+/// Removes the app record itself (the last step of `obctl apps delete`, after
+/// everything it owns). Deleting an app that is already gone succeeds.
+pub async fn delete(store: &Store, app_id: &str) -> Result<()> {
+    store
+        .client
+        .delete_item()
+        .table_name(store.apps_table()?)
+        .key(tables::APPS.partition_key, attr::s(app_id))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::sdk("delete app", e))
+}
+
+/// What an operator may change on an app; `None` or empty leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppUpdate {
     pub name: Option<String>,
     pub origins: Option<Vec<String>>,
+    /// Domains added (after `clear_domains` and removals).
+    pub add_domains: Vec<String>,
+    /// Domains removed; removing one the app does not have changes nothing.
+    pub remove_domains: Vec<String>,
+    /// Remove every domain first.
+    pub clear_domains: bool,
     /// `Some("")` removes the contact.
     pub contact: Option<String>,
     pub state: Option<AppState>,
@@ -199,9 +230,12 @@ pub struct AppUpdate {
 impl AppUpdate {
     /// Names of the fields this update sets (for the audit log).
     pub fn fields(&self) -> Vec<String> {
+        let domains =
+            self.clear_domains || !self.add_domains.is_empty() || !self.remove_domains.is_empty();
         [
             ("name", self.name.is_some()),
             ("origins", self.origins.is_some()),
+            ("domains", domains),
             ("contact", self.contact.is_some()),
             ("state", self.state.is_some()),
         ]
@@ -210,43 +244,79 @@ impl AppUpdate {
         .map(|(f, _)| f.to_owned())
         .collect()
     }
+
+    /// The app with this change applied (validated), one version later.
+    pub fn apply(&self, current: &App) -> Result<App> {
+        let mut app = current.clone();
+        if let Some(name) = &self.name {
+            app.name = validate_name(name)?;
+        }
+        if let Some(origins) = &self.origins {
+            for origin in origins {
+                validate_origin("origins", origin)?;
+            }
+            app.origins.clone_from(origins);
+        }
+        let added = checked_domains(&self.add_domains)?;
+        if self.clear_domains {
+            app.domains.clear();
+        }
+        app.domains.retain(|d| !self.remove_domains.contains(d));
+        for domain in added {
+            if !app.domains.contains(&domain) {
+                app.domains.push(domain);
+            }
+        }
+        if let Some(contact) = &self.contact {
+            app.contact = contact_of(contact);
+        }
+        if let Some(state) = self.state {
+            app.state = state;
+        }
+        app.version = current.version + 1;
+        Ok(app)
+    }
 }
 
 /// Applies an operator's update to an existing app and returns the result.
 pub async fn update(store: &Store, app_id: &str, change: &AppUpdate) -> Result<App> {
-    let mut app = get(store, app_id)
+    let current = get(store, app_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("app {app_id}")))?;
-    if let Some(name) = &change.name {
-        if name.trim().is_empty() || name.len() > 200 {
-            return Err(Error::invalid("name", "must be 1 to 200 characters"));
-        }
-        app.name = name.trim().to_owned();
-    }
-    if let Some(origins) = &change.origins {
-        for origin in origins {
-            validate_origin("origins", origin)?;
-        }
-        app.origins.clone_from(origins);
-    }
-    if let Some(contact) = &change.contact {
-        app.contact = Some(contact.trim().to_owned()).filter(|c| !c.is_empty());
-    }
-    if let Some(state) = change.state {
-        app.state = state;
-    }
-    let result = store
+    update_from(store, &current, change).await
+}
+
+/// Applies `change` over `current`, as read: the write is conditional on the
+/// stored version still being `current.version`, so of two concurrent updates
+/// one fails with `Conflict` instead of silently undoing the other.
+pub async fn update_from(store: &Store, current: &App, change: &AppUpdate) -> Result<App> {
+    let app = change.apply(current)?;
+    let app_id = &current.app_id;
+    // Apps written before versions existed have none: they count as version 0.
+    let condition = if current.version == 0 {
+        "attribute_exists(#id) AND attribute_not_exists(version)"
+    } else {
+        "attribute_exists(#id) AND version = :expected"
+    };
+    let mut put = store
         .client
         .put_item()
         .table_name(store.apps_table()?)
         .set_item(Some(to_item(&app)))
-        .condition_expression("attribute_exists(#id)")
-        .expression_attribute_names("#id", tables::APPS.partition_key)
-        .send()
-        .await;
-    match result {
+        .condition_expression(condition)
+        .expression_attribute_names("#id", tables::APPS.partition_key);
+    if current.version != 0 {
+        put = put.expression_attribute_values(":expected", attr::n(current.version));
+    }
+    match put.send().await {
         Ok(_) => Ok(app),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("app {app_id}"))),
+        Err(err) if is_conditional_failure(&err) => match get(store, app_id).await? {
+            None => Err(Error::NotFound(format!("app {app_id}"))),
+            Some(now) => Err(Error::Conflict(format!(
+                "app {app_id} was changed by someone else while this update ran (version {} is now {}); nothing was written, re-run the update",
+                current.version, now.version
+            ))),
+        },
         Err(err) => Err(Error::sdk("update app", err)),
     }
 }
@@ -265,11 +335,13 @@ fn to_item(app: &App) -> Item {
     item.insert(tables::APPS.partition_key.into(), attr::s(&app.app_id));
     item.insert("name".into(), attr::s(&app.name));
     item.insert("origins".into(), attr::list_s(&app.origins));
+    item.insert("domains".into(), attr::list_s(&app.domains));
     if let Some(contact) = &app.contact {
         item.insert("contact".into(), attr::s(contact));
     }
     item.insert("state".into(), attr::s(app.state.as_str()));
     item.insert("createdAt".into(), attr::s(&app.created_at));
+    item.insert("version".into(), attr::n(app.version));
     item
 }
 
@@ -278,9 +350,13 @@ fn from_item(item: &Item) -> Result<App> {
         app_id: attr::get_s(item, tables::APPS.partition_key)?,
         name: attr::opt_s(item, "name").unwrap_or_default(),
         origins: attr::get_list_s(item, "origins"),
+        domains: attr::get_list_s(item, "domains"),
         contact: attr::opt_s(item, "contact"),
         state: AppState::parse(&attr::opt_s(item, "state").unwrap_or_default()),
         created_at: attr::opt_s(item, "createdAt").unwrap_or_default(),
+        version: attr::opt_i64(item, "version")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
     })
 }
 
@@ -288,40 +364,47 @@ fn from_item(item: &Item) -> Result<App> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn app_ids_cannot_hold_separators() {
-        assert!(validate_app_id("shop-1").is_ok());
-        for bad in ["a", "Shop", "a#b", "-ab", "a b", "a/b", ""] {
-            assert!(validate_app_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn origins_have_no_path() {
-        assert!(validate_origin("o", "https://app.example.com").is_ok());
-        assert!(validate_origin("o", "http://localhost:5173").is_ok());
-        for bad in [
-            "ftp://x",
-            "https://x/",
-            "https://x/path",
-            "x.com",
-            "https://",
-            "*",
-        ] {
-            assert!(validate_origin("o", bad).is_err(), "{bad}");
+    fn app() -> App {
+        App {
+            app_id: "shop".into(),
+            name: "Shop".into(),
+            origins: vec!["https://shop.example".into()],
+            domains: vec!["shop.example".into()],
+            contact: Some("ops@shop.example".into()),
+            state: AppState::Active,
+            created_at: "2024-01-01T00:00:00.000Z".into(),
+            version: 3,
         }
     }
 
     #[test]
     fn items_round_trip() {
-        let app = App {
-            app_id: "shop".into(),
-            name: "Shop".into(),
-            origins: vec!["https://shop.example".into()],
-            contact: Some("ops@shop.example".into()),
-            state: AppState::Active,
-            created_at: "2024-01-01T00:00:00.000Z".into(),
+        assert_eq!(from_item(&to_item(&app())).unwrap(), app());
+    }
+
+    #[test]
+    fn updates_add_and_remove_domains_and_bump_the_version() {
+        let change = AppUpdate {
+            add_domains: vec!["www.shop.example".into(), "shop.example".into()],
+            remove_domains: vec!["shop.example".into(), "absent.example".into()],
+            ..AppUpdate::default()
         };
-        assert_eq!(from_item(&to_item(&app)).unwrap(), app);
+        let updated = change.apply(&app()).unwrap();
+        // Removals run before additions, so naming a domain in both keeps it.
+        assert_eq!(updated.domains, vec!["www.shop.example", "shop.example"]);
+        assert_eq!(updated.version, 4);
+        assert_eq!(change.fields(), vec!["domains"]);
+        let cleared = AppUpdate {
+            clear_domains: true,
+            ..AppUpdate::default()
+        };
+        assert!(cleared.apply(&app()).unwrap().domains.is_empty());
+        let bad = AppUpdate {
+            add_domains: vec!["https://x.example".into()],
+            ..AppUpdate::default()
+        };
+        assert!(
+            matches!(bad.apply(&app()), Err(Error::Invalid { field, .. }) if field == "domains")
+        );
     }
 }

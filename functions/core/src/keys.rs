@@ -53,6 +53,11 @@ pub fn records_pk(app_id: &str, resource: &str) -> String {
     format!("R#{app_id}#{resource}")
 }
 
+/// `DATA.pk` of an app's resource registry: `RS#{appId}` (`sk` = resource name).
+pub fn resources_pk(app_id: &str) -> String {
+    format!("RS#{app_id}")
+}
+
 /// `DATA.pk` of the index entries of one field value: `IX#{appId}#{resource}#{field}#{value}`.
 pub fn index_pk(app_id: &str, resource: &str, field: &str, value: &str) -> String {
     format!("IX#{app_id}#{resource}#{field}#{value}")
@@ -95,6 +100,7 @@ mod tests {
         assert_eq!(records_pk("shop", "notes"), "R#shop#notes");
         assert_eq!(channel_pk("shop", "room:a"), "CH#shop#room:a");
         assert_eq!(connection_pk("c1"), "C#c1");
+        assert_eq!(resources_pk("shop"), "RS#shop");
         assert_eq!(
             index_pk("shop", "notes", "tag", "a#b"),
             "IX#shop#notes#tag#a#b"

@@ -72,6 +72,11 @@ pub const DATA_BY_OWNER: IndexDef = IndexDef {
 /// `ownerPk`, `ownerId`, `resource`, `createdAt`, `updatedAt`, `version` (the
 /// `If-Match` condition), `data` (a JSON string), `readers`, `writers` and
 /// `ixKeys` (the index partitions it has entries in); see `data/item.rs`.
+/// Resource registry: `pk=RS#{appId}`, `sk={resource}` (key only), put
+/// unconditionally just before every record create (see `data/write.rs` for why
+/// not inside its transaction), so the resources an app stored records of are
+/// found by one Query; `obctl apps delete` walks them and removes each entry
+/// after its record partition.
 pub const DATA: TableDef = TableDef {
     logical_id: "DataTable",
     env_var: "DATA_TABLE",

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{MAX_INDEXED_VALUE_BYTES, Permissions, Record, index_value};
 use crate::attr::{self, Item};
 use crate::error::{Error, Result};
-pub use crate::keys::{index_pk, owner_pk, records_pk};
+pub use crate::keys::{index_pk, owner_pk, records_pk, resources_pk};
 use crate::tables::{DATA, DATA_BY_OWNER};
 
 /// The index partitions a record's data belongs to, for the declared fields.
@@ -68,6 +68,11 @@ pub(crate) fn index_item(pk: &str, id: &str) -> Item {
     item.insert(DATA.partition_key.into(), attr::s(pk));
     item.insert("sk".into(), attr::s(id));
     item
+}
+
+/// The registry entry of a resource an app has stored records of: only the key.
+pub(crate) fn registry_item(app_id: &str, resource: &str) -> Item {
+    index_item(&resources_pk(app_id), resource)
 }
 
 /// Reads a record item back, with its index partitions.
@@ -138,5 +143,8 @@ mod tests {
         assert_eq!(attr::opt_s(&item, "pk").unwrap(), "R#chat#messages");
         assert_eq!(attr::opt_s(&item, "ownerPk").unwrap(), "chat#messages#u1");
         assert_eq!(from_item(&item).unwrap(), (record, ix));
+        let entry = registry_item("chat", "messages");
+        assert_eq!(attr::opt_s(&entry, "pk").unwrap(), "RS#chat");
+        assert_eq!(attr::opt_s(&entry, "sk").unwrap(), "messages");
     }
 }

@@ -147,10 +147,31 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
+    register_resource(store, app_id, resource).await?;
     match transact(store, app_id, &record, &BTreeSet::new(), indexed, None).await? {
         Outcome::Done => Ok(record),
         Outcome::Lost => Err(Error::Conflict("record id collision; retry".into())),
     }
+}
+
+/// Records that the app stores records of `resource` (`RS#{appId}`, see
+/// `tables::DATA`), so `obctl apps delete` finds every record partition by Query.
+///
+/// An unconditional, idempotent Put, written before the record (so no record
+/// exists without its entry) and deliberately outside the record's transaction:
+/// every create of a resource writes this same item, and concurrent
+/// transactions touching one item cancel each other (`TransactionConflict`),
+/// while plain Puts of an identical item never conflict.
+async fn register_resource(store: &Store, app_id: &str, resource: &str) -> Result<()> {
+    store
+        .client
+        .put_item()
+        .table_name(store.data_table()?)
+        .set_item(Some(item::registry_item(app_id, resource)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::sdk("register resource", e))
 }
 
 /// Reads the current record item (consistent) with its index partitions.
