@@ -186,10 +186,12 @@ async fn audit_entries_record_who_and_where_but_no_secrets() {
 /// The routes the HTTP API serves: the OpenAPI document must list exactly these.
 const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/{appId}/{resource}/{id}"),
+    ("DELETE", "/files/{appId}/delete"),
     ("GET", "/api/{appId}/{resource}"),
     ("GET", "/api/{appId}/{resource}/{id}"),
     ("GET", "/auth/me"),
     ("GET", "/config/{appId}"),
+    ("GET", "/files/{appId}/list"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
     ("PATCH", "/api/{appId}/{resource}/{id}"),
@@ -198,6 +200,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/logout"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/register"),
+    ("POST", "/files/{appId}/download-url"),
+    ("POST", "/files/{appId}/upload-url"),
     ("POST", "/verify-key"),
     ("PUT", "/api/{appId}/{resource}/{id}"),
     ("PUT", "/config/{appId}"),
