@@ -64,10 +64,21 @@ emulator: venv ## Start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT) (ba
 emulator-stop: ## Stop the local AWS emulator
 	@if [ -f $(STATE)/moto.pid ]; then kill $$(cat $(STATE)/moto.pid) 2>/dev/null || true; rm -f $(STATE)/moto.pid; echo "emulator stopped"; fi
 
-dev: venv build emulator ## Run the backend locally: emulator, `local` stage deployed into it, API on :8787
+# The demo app and its key come from the admin commands, as an operator would make them:
+# `apps create --if-not-exists` leaves an existing demo app alone, and
+# `keys create --replace` revokes the previous `make-dev` key.
+dev: venv build emulator ## Run the backend locally: emulator, `local` stage deployed into it, demo app, API on :8787
 	$(LOCAL_AWS) $(OBCTL) bootstrap --stage local
 	$(LOCAL_AWS) $(OBCTL) deploy --stage local --yes
-	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) --demo-app demo
+	$(LOCAL_AWS) $(OBCTL) apps create --stage local --id demo --name "Demo app" --origin http://localhost:5173 --if-not-exists
+	@KEY=$$($(LOCAL_AWS) $(OBCTL) keys create --stage local --app demo --name make-dev --scopes '*' --replace -q); \
+	echo; \
+	echo "demo app: demo   API key (shown once; \`make dev\` issues a new one): $$KEY"; \
+	echo "try:"; \
+	echo "  curl -s -X POST http://127.0.0.1:$(DEV_PORT)/auth/register -H 'X-API-Key: $$KEY' -H 'Content-Type: application/json' \\"; \
+	echo "    -d '{\"appId\":\"demo\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}'"; \
+	echo
+	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT)
 
 bench: venv ## Latency of the API's hot paths (in-process, against the emulator) and of render
 	cargo bench -p ob-tests --bench api --locked

@@ -21,7 +21,7 @@ use self::dynamo::Partition;
 use self::inventory::Tally;
 use super::AdminContext;
 use super::args::AppDeleteArgs;
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, OutputFormat};
 use crate::error::{CliError, Result, exit};
 use crate::output;
 use crate::project::Project;
@@ -72,7 +72,8 @@ const BUCKET_OUTPUT: &str = "FilesBucketName";
 pub struct DeleteReport {
     pub stage: String,
     pub app_id: String,
-    /// `deleted`, `refused` (data and no `--force`) or `nothing-to-delete`.
+    /// `deleted`, `refused` (data and no `--force`) or `nothing-to-delete`
+    /// (`pending` only in the text shown before the confirmation prompt).
     pub outcome: &'static str,
     /// Whether the app record existed when the command started.
     pub app_existed: bool,
@@ -102,6 +103,7 @@ impl fmt::Display for DeleteReport {
         let what = match self.outcome {
             "deleted" => "deleted",
             "refused" => "NOT deleted: it still has data",
+            "pending" => "about to delete",
             _ => "nothing left to delete",
         };
         write!(f, "app {} (stage {}): {what}", self.app_id, self.stage)?;
@@ -147,10 +149,14 @@ pub async fn run(global: &GlobalArgs, args: &AppDeleteArgs, project: &Project) -
     }
     if !report.found.is_empty() && !args.force {
         report.outcome = "refused";
-        output::emit(global.output, &report);
+        // As text, the error below already lists every store.
+        if global.output == OutputFormat::Json {
+            output::emit(global.output, &report);
+        }
         return Err(refusal(&ctx, &report));
     }
     if !args.yes {
+        report.outcome = "pending";
         eprintln!("{report}");
         let question = format!(
             "Delete app {app_id} of stage {} and everything listed above? The audit log is kept.",
