@@ -157,7 +157,11 @@ async fn data_crud_round_trip() {
     api.send(call(Method::GET, &path, &app, &ann))
         .await
         .expect(StatusCode::NOT_FOUND);
-    assert!(stored_pks(&api).await.is_empty());
+    // Only the resource registry entry stays (`apps delete` removes it with the app).
+    assert_eq!(
+        stored_pks(&api).await,
+        vec![ob_core::keys::resources_pk("shop")]
+    );
 
     let audit = api.audit("shop").await;
     let data_entries: Vec<_> = audit

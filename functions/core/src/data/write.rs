@@ -64,6 +64,15 @@ fn classify(
     }
 }
 
+/// The record's stored JSON and index partitions, validated (size, indexed values).
+fn encode(app_id: &str, record: &Record, indexed: &[String]) -> Result<(String, BTreeSet<String>)> {
+    let data_json =
+        serde_json::to_string(&record.data).map_err(|e| Error::internal("encode record", e))?;
+    check_size(&data_json, &record.permissions)?;
+    let ix = item::index_keys(app_id, &record.resource, &record.data, indexed)?;
+    Ok((data_json, ix))
+}
+
 /// Writes `record` (new when `expected` is `None`, else only over that version)
 /// and moves its index entries from `old_ix` to those of its data.
 async fn transact(
@@ -75,10 +84,7 @@ async fn transact(
     expected: Option<u64>,
 ) -> Result<Outcome> {
     let table = store.data_table()?;
-    let data_json =
-        serde_json::to_string(&record.data).map_err(|e| Error::internal("encode record", e))?;
-    check_size(&data_json, &record.permissions)?;
-    let new_ix = item::index_keys(app_id, &record.resource, &record.data, indexed)?;
+    let (data_json, new_ix) = encode(app_id, record, indexed)?;
     let mut put = Put::builder()
         .table_name(table)
         .set_item(Some(item::to_item(app_id, record, &data_json, &new_ix)));
@@ -147,6 +153,8 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
+    // Validated before registering, so a rejected create writes nothing.
+    encode(app_id, &record, indexed)?;
     register_resource(store, app_id, resource).await?;
     match transact(store, app_id, &record, &BTreeSet::new(), indexed, None).await? {
         Outcome::Done => Ok(record),
