@@ -189,7 +189,7 @@ async fn deploy_lifecycle_on_the_emulator() {
         .expect("tables");
     assert_eq!(tables.table_names().len(), ob_core::tables::ALL.len());
 
-    serves_the_api_locally(&emu);
+    crate::local_backend::make_dev_promise(&emu).await;
 
     // The same deploy again: nothing uploaded, nothing executed, "no changes".
     let noop = obctl(
@@ -282,56 +282,6 @@ async fn deploy_lifecycle_on_the_emulator() {
     for dir in [a, b, c] {
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-/// `obctl dev` serves the API against the deployed tables and its printed key works.
-fn serves_the_api_locally(emu: &ob_tests::Emulator) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let mut server = std::process::Command::new(ob_tests::obctl::obctl_bin())
-        .args([
-            "dev",
-            "--stage",
-            "local",
-            "--port",
-            &port.to_string(),
-            "--demo-app",
-            "demo",
-        ])
-        .current_dir(ob_tests::emulator::workspace_root())
-        .envs(emu.env_vars())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("obctl dev starts");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let mut key = None;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(rest) = line.trim().strip_prefix("API key: ") {
-            key = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-    }
-    let key = key.expect("obctl dev printed a demo key");
-    let body = r#"{"appId":"demo","email":"ada@example.com","password":"correct horse battery"}"#;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        stream,
-        "POST /auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    assert!(answer.contains("\"accessToken\""), "{answer}");
 }
 
 #[tokio::test]

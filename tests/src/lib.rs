@@ -2,6 +2,7 @@
 
 pub mod emulator;
 pub mod fixtures;
+pub mod http;
 pub mod obctl;
 
 pub use emulator::{Emulator, EmulatorError, EmulatorGuard, emulator};
