@@ -19,5 +19,6 @@ mod deploy_replay;
 mod emulator;
 mod local_backend;
 mod realtime;
+mod realtime_lambda;
 mod render;
 mod stack_structure;
