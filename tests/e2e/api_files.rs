@@ -11,8 +11,8 @@ use ob_core::config::{ConfigBody, UploadLimits};
 use ob_core::files::FileItem;
 use ob_core::users::Role;
 use ob_tests::fixtures::{Api, Reply, TestApp, test_settings};
+use ob_tests::http;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::api_data::{User, call, user};
 
@@ -20,60 +20,6 @@ mod access;
 
 pub(super) async fn start() -> Api {
     Api::start_with_files(test_settings()).await
-}
-
-/// A plain HTTP/1.1 request to a presigned URL (the emulator speaks plain
-/// HTTP); returns the status and the body.
-async fn http(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let rest = url.strip_prefix("http://").expect("emulator URLs are http");
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-    {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    (status, body)
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[line_end + 4 + size..];
-    }
 }
 
 pub(super) fn path(app: &TestApp, action: &str) -> String {
@@ -114,7 +60,7 @@ pub(super) async fn upload(
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
         .collect();
-    let (status, body) = http("PUT", &reply.str("/url"), &headers, bytes).await;
+    let (status, body) = http::request("PUT", &reply.str("/url"), &headers, bytes).await;
     assert_eq!(
         status,
         200,
@@ -133,7 +79,7 @@ pub(super) async fn download(api: &Api, app: &TestApp, who: &User, key: &str) ->
     let reply = download_url(api, app, who, key)
         .await
         .expect(StatusCode::OK);
-    let (status, body) = http("GET", &reply.str("/url"), &[], b"").await;
+    let (status, body) = http::request("GET", &reply.str("/url"), &[], b"").await;
     assert_eq!(status, 200);
     body
 }
