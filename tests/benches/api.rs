@@ -12,7 +12,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name:<34} n={:<4} p50 {:>8.2} ms   p95 {:>8.2} ms   max {:>8.2} ms",
+        "{name:<46} n={:<4} p50 {:>8.2} ms   p95 {:>8.2} ms   max {:>8.2} ms",
         samples.len(),
         ms(pick(0.5)),
         ms(pick(0.95)),
@@ -80,6 +80,98 @@ async fn api_paths(bcrypt_cost: u32, logins: usize) {
     );
 }
 
+/// Counts pushes; what the fan-out costs without a network.
+#[derive(Debug, Default)]
+struct Counter(std::sync::atomic::AtomicUsize);
+
+impl ob_core::realtime::Push for Counter {
+    async fn send(&self, _: &str, _: &str) -> Result<(), ob_core::realtime::PushError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// One stream batch of `changes` record inserts fanned out to `subscribers` connections.
+async fn fan_out(changes: usize, subscribers: usize) {
+    use ob_core::realtime::{ChangeKind, Channel, Connection, Realtime, StreamChange, connections};
+    let api = Api::start().await;
+    let app = api.app("bench").await;
+    let registered = api
+        .register(&app, "bench@example.com", "correct horse battery")
+        .await;
+    let token = registered.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let channel = Channel::parse("resource:notes").unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..subscribers {
+        let connection = Connection {
+            connection_id: format!("c{i}"),
+            app_id: "bench".into(),
+            user_id: format!("reader{i}"),
+            role: ob_core::users::Role::User,
+            expires_at: ob_core::clock::now_epoch() + 3600,
+        };
+        connections::open(&api.store, &connection)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        connections::subscribe(&api.store, &connection, &channel)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut batch = Vec::new();
+    for i in 0..changes {
+        let reply = api
+            .send(
+                Call::post("/api/bench/notes")
+                    .key(&app.key)
+                    .bearer(&token)
+                    .json(&json!({"data": {"i": i}, "permissions": {"read": ["*"]}})),
+            )
+            .await;
+        let id = reply.body["id"].as_str().unwrap_or_default().to_owned();
+        let item = api
+            .store
+            .client
+            .get_item()
+            .table_name(&api.store.tables.data)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("R#bench#notes".into()),
+            )
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .item()
+            .cloned();
+        batch.push(StreamChange {
+            sequence: i.to_string(),
+            kind: ChangeKind::Insert,
+            old: None,
+            new: item,
+        });
+    }
+    let realtime = Realtime {
+        store: api.store.clone(),
+        signer: ob_core::tokens::TokenSigner::new(
+            ob_tests::fixtures::SIGNING_KEY,
+            &api.state.settings().issuer,
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+        push: Counter::default(),
+    };
+    let samples = time(20, || async {
+        realtime.fan_out(&batch).await;
+    })
+    .await;
+    let pushed = realtime.push.0.load(std::sync::atomic::Ordering::Relaxed) / 20;
+    report(
+        &format!("fan-out {changes} changes x {subscribers} subs ({pushed} pushes)"),
+        samples,
+    );
+}
+
 fn render_stage() {
     let root = ob_tests::emulator::workspace_root();
     let project = obctl::project::Project::at(&root);
@@ -103,6 +195,8 @@ fn main() {
     runtime.block_on(async {
         api_paths(test_settings().bcrypt_cost, 30).await;
         api_paths(10, 10).await;
+        fan_out(1, 50).await;
+        fan_out(100, 10).await;
     });
     render_stage();
 }
