@@ -83,6 +83,16 @@ pub fn subscription_sk(channel: &str) -> String {
     format!("SUB#{channel}")
 }
 
+/// `FILES.pk` of an app's file metadata: `F#{appId}`.
+pub fn files_pk(app_id: &str) -> String {
+    format!("F#{app_id}")
+}
+
+/// `FILES.ownerPk` (index `byOwner`): `{appId}#{ownerId}`.
+pub fn file_owner_pk(app_id: &str, owner_id: &str) -> String {
+    format!("{app_id}#{owner_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

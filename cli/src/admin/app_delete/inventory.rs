@@ -127,11 +127,7 @@ pub async fn take(ctx: &AdminContext, loc: &Locations, app_id: &str) -> Result<V
     Ok(found)
 }
 
-/// `FILES.pk` of an app's file metadata: `F#{appId}` (see `tables::FILES`; the
-/// files module builds the same key crate-privately).
-pub fn files_pk(app_id: &str) -> String {
-    format!("F#{app_id}")
-}
+pub use ob_core::keys::files_pk;
 
 pub fn sort_key(table: &ob_core::tables::TableDef) -> &'static str {
     table.sort_key.unwrap_or("sk")

@@ -43,13 +43,7 @@ const SK: &str = match FILES.sort_key {
     None => "sk",
 };
 
-pub(crate) fn partition(app_id: &str) -> String {
-    format!("F#{app_id}")
-}
-
-pub(crate) fn owner_partition(app_id: &str, owner_id: &str) -> String {
-    format!("{app_id}#{owner_id}")
-}
+pub(crate) use crate::keys::{file_owner_pk as owner_partition, files_pk as partition};
 
 fn from_item(item: &Item) -> Result<FileItem> {
     Ok(FileItem {
