@@ -4,19 +4,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use ob_tests::http;
 use ob_tests::obctl::{obctl, obctl_bin};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Guards a test against a hang; not a measurement.
-const PATIENCE: Duration = Duration::from_secs(20);
+use crate::realtime::{Socket, next};
 
 /// `obctl dev`, killed when dropped.
 struct DevServer(Child);
@@ -125,19 +120,6 @@ async fn socket(base: &str, key: &str, token: &str) -> Socket {
         .expect("send");
     assert_eq!(next(&mut socket).await["type"], "subscribed");
     socket
-}
-
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next())
-            .await
-            .expect("a message arrives")
-            .expect("the socket stays open")
-            .expect("a valid frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
 }
 
 async fn note(base: &str, app: &str, key: &str, token: &str, text: &str) -> String {

@@ -20,7 +20,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::api_data::{User, call, create, user};
 
 /// How long a test waits for an expected message before failing (a guard, not a measurement).
-const PATIENCE: Duration = Duration::from_secs(15);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The local backend (HTTP, `/live`, stream follower) on a free port.
 struct Live {
@@ -65,7 +65,7 @@ async fn serve(api: &Api) -> Live {
     }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn url(live: &Live, key: &str, token: &str) -> String {
     format!("ws://{}/live?apiKey={key}&token={token}", live.addr)
@@ -88,7 +88,8 @@ async fn refused(live: &Live, url: &str) -> u16 {
     }
 }
 
-async fn next(socket: &mut Socket) -> Value {
+/// The next text message, parsed (pings and other frames skipped).
+pub(crate) async fn next(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(PATIENCE, socket.next())
             .await

@@ -167,24 +167,7 @@ impl AppState {
     /// key from Secrets Manager (`SIGNING_KEY_SECRET_ARN`), fetched once per cold start.
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self> {
         let settings = Settings::from_env()?;
-        let arn = std::env::var("SIGNING_KEY_SECRET_ARN")
-            .map_err(|_| Error::Internal("SIGNING_KEY_SECRET_ARN is not set".into()))?;
-        let secret = aws_sdk_secretsmanager::Client::new(sdk)
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Internal(format!(
-                    "read signing key: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                ))
-            })?;
-        let key = match (secret.secret_string(), secret.secret_binary()) {
-            (Some(text), _) => text.as_bytes().to_vec(),
-            (None, Some(blob)) => blob.as_ref().to_vec(),
-            (None, None) => return Err(Error::Internal("signing key secret is empty".into())),
-        };
+        let key = crate::signing_key::from_env(sdk).await?;
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), Tables::from_env());
         // Only the files function is given the bucket; one S3 client per cold start.
         let files = std::env::var("FILES_BUCKET")

@@ -208,16 +208,8 @@ fn parse_list_params(params: Vec<(String, String)>) -> Result<ListQuery, ApiErro
     for (name, value) in params {
         match name.as_str() {
             "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=files::MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "limit",
-                            "must be a number from 1 to 100 (the default is 50)",
-                        )
-                    })?;
+                query.limit =
+                    crate::routes::parse_limit(&value, files::MAX_LIMIT, files::DEFAULT_LIMIT)?;
             }
             "cursor" if !value.is_empty() => query.cursor = Some(value),
             "prefix" if !value.is_empty() => query.prefix = Some(value),

@@ -117,8 +117,8 @@ pub async fn get(store: &Store, connection_id: &str) -> Result<Option<Connection
     }))
 }
 
-/// Every item of a connection's partition (its own item and subscription markers).
-async fn own_items(store: &Store, connection_id: &str) -> Result<Vec<Item>> {
+/// Every item of one partition of the connections table, page by page.
+async fn partition(store: &Store, pk: String, consistent: bool) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -128,18 +128,23 @@ async fn own_items(store: &Store, connection_id: &str) -> Result<Vec<Item>> {
             .table_name(store.connections_table()?)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", CONNECTIONS.partition_key)
-            .expression_attribute_values(":pk", attr::s(connection_pk(connection_id)))
-            .consistent_read(true)
+            .expression_attribute_values(":pk", attr::s(&pk))
+            .consistent_read(consistent)
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| Error::sdk("read subscriptions", e))?;
+            .map_err(|e| Error::sdk("read connections", e))?;
         items.extend(out.items().iter().cloned());
         start = out.last_evaluated_key().cloned();
         if start.is_none() {
             return Ok(items);
         }
     }
+}
+
+/// Every item of a connection's partition (its own item and subscription markers).
+async fn own_items(store: &Store, connection_id: &str) -> Result<Vec<Item>> {
+    partition(store, connection_pk(connection_id), true).await
 }
 
 /// The channels a connection is subscribed to.
@@ -237,35 +242,18 @@ pub async fn close(store: &Store, connection_id: &str) -> Result<()> {
 /// The subscribers of one app's channel (expired ones left by a lost disconnect excluded).
 pub async fn members(store: &Store, app_id: &str, channel: &str) -> Result<Vec<Member>> {
     let now = clock::now_epoch();
-    let mut members = Vec::new();
-    let mut start = None;
-    loop {
-        let out = store
-            .client
-            .query()
-            .table_name(store.connections_table()?)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", CONNECTIONS.partition_key)
-            .expression_attribute_values(":pk", attr::s(channel_pk(app_id, channel)))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| Error::sdk("read channel members", e))?;
-        for item in out.items() {
-            if attr::opt_i64(item, "expiresAt").unwrap_or(0) <= now {
-                continue;
-            }
-            members.push(Member {
+    partition(store, channel_pk(app_id, channel), false)
+        .await?
+        .iter()
+        .filter(|item| attr::opt_i64(item, "expiresAt").unwrap_or(0) > now)
+        .map(|item| {
+            Ok(Member {
                 connection_id: attr::get_s(item, "sk")?,
                 user_id: attr::get_s(item, "userId")?,
                 role: role_of(item),
-            });
-        }
-        start = out.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(members);
-        }
-    }
+            })
+        })
+        .collect()
 }
 
 /// Deletes items by key in batches, retrying what DynamoDB leaves unprocessed.

@@ -66,16 +66,7 @@ pub(super) fn parse_list_params(params: Vec<(String, String)>) -> Result<ListPar
     for (name, value) in params {
         match name.as_str() {
             "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=data::MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "limit",
-                            "must be a number from 1 to 100 (the default is 20)",
-                        )
-                    })?;
+                query.limit = crate::routes::parse_limit(&value, data::MAX_LIMIT, DEFAULT_LIMIT)?;
             }
             "cursor" => query.cursor = Some(value),
             "order" => {
