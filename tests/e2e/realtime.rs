@@ -115,17 +115,56 @@ async fn subscribe(socket: &mut Socket, channel: &str) {
     assert_eq!(reply, json!({"type": "subscribed", "channel": channel}));
 }
 
-#[tokio::test]
-async fn subscribers_see_changes_they_may_read_and_nothing_of_other_apps() {
+/// Two users of app `shop`, one of app `other`, each connected.
+struct Scene {
+    api: Api,
+    _live: Live,
+    shop: TestApp,
+    other: TestApp,
+    ada: User,
+    bob: User,
+    carol: User,
+    sockets: [Socket; 3],
+}
+
+async fn scene() -> Scene {
     let api = Api::start().await;
     let live = serve(&api).await;
     let (shop, other) = (api.app("shop").await, api.app("other").await);
     let ada = user(&api, &shop, "ada", Role::User).await;
     let bob = user(&api, &shop, "bob", Role::User).await;
     let carol = user(&api, &other, "carol", Role::User).await;
-    let mut ada_ws = connect(&live, &shop, &ada).await;
-    let mut bob_ws = connect(&live, &shop, &bob).await;
-    let mut carol_ws = connect(&live, &other, &carol).await;
+    let sockets = [
+        connect(&live, &shop, &ada).await,
+        connect(&live, &shop, &bob).await,
+        connect(&live, &other, &carol).await,
+    ];
+    Scene {
+        api,
+        _live: live,
+        shop,
+        other,
+        ada,
+        bob,
+        carol,
+        sockets,
+    }
+}
+
+#[tokio::test]
+async fn subscribers_see_changes_they_may_read_and_nothing_of_other_apps() {
+    // Every field is bound: an unbound one would be dropped (the server or the emulator with it).
+    let Scene {
+        api,
+        _live: _server,
+        shop,
+        other,
+        ada,
+        bob: _,
+        carol,
+        sockets,
+    } = scene().await;
+    let [mut ada_ws, mut bob_ws, mut carol_ws] = sockets;
     for socket in [&mut ada_ws, &mut bob_ws, &mut carol_ws] {
         subscribe(socket, "resource:notes").await;
     }
@@ -221,15 +260,14 @@ async fn connect_needs_a_valid_token_and_key_of_the_same_app() {
 
 #[tokio::test]
 async fn room_messages_reach_the_other_members_only() {
-    let api = Api::start().await;
-    let live = serve(&api).await;
-    let (shop, other) = (api.app("shop").await, api.app("other").await);
-    let ada = user(&api, &shop, "ada", Role::User).await;
-    let bob = user(&api, &shop, "bob", Role::User).await;
-    let carol = user(&api, &other, "carol", Role::User).await;
-    let mut ada_ws = connect(&live, &shop, &ada).await;
-    let mut bob_ws = connect(&live, &shop, &bob).await;
-    let mut carol_ws = connect(&live, &other, &carol).await;
+    let Scene {
+        api: _emulator,
+        _live: _server,
+        bob,
+        sockets,
+        ..
+    } = scene().await;
+    let [mut ada_ws, mut bob_ws, mut carol_ws] = sockets;
 
     let early = ask(
         &mut bob_ws,
