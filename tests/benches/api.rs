@@ -111,6 +111,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
             user_id: format!("reader{i}"),
             role: ob_core::users::Role::User,
             expires_at: ob_core::clock::now_epoch() + 3600,
+            token_expires_at: ob_core::clock::now_epoch() + 3600,
         };
         connections::open(&api.store, &connection)
             .await

@@ -421,3 +421,89 @@ async fn a_connection_found_gone_is_removed() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_expired_token_stops_delivery_until_auth_renews_it() {
+    let Scene {
+        api,
+        _live: live,
+        shop,
+        ada,
+        bob,
+        sockets,
+        ..
+    } = scene().await;
+    let [mut ada_ws, _, _] = sockets;
+    subscribe(&mut ada_ws, "resource:notes").await;
+    let signer = TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap();
+    // Past its expiry, but within the verifier's clock-skew leeway: accepted at
+    // connect, yet expired for everything after.
+    let expired = signer.issue(&bob.id, "shop", Role::User, -5).unwrap();
+    let mut stale = tokio_tungstenite::connect_async(url(&live, &shop.key, &expired))
+        .await
+        .unwrap()
+        .0;
+    let refused = ask(
+        &mut stale,
+        json!({"action": "subscribe", "channel": "resource:notes"}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "unauthorized");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"auth\"")
+    );
+    assert_eq!(
+        ask(&mut stale, json!({"action": "ping"})).await["type"],
+        "pong"
+    );
+    let other_user = ask(&mut stale, json!({"action": "auth", "token": ada.token})).await;
+    assert_eq!(other_user["error"]["code"], "unauthorized");
+
+    let renewed = ask(&mut stale, json!({"action": "auth", "token": bob.token})).await;
+    assert_eq!(renewed["type"], "authenticated");
+    subscribe(&mut stale, "resource:notes").await;
+
+    // Expired again: a change fans out to ada but not to this connection.
+    assert_eq!(
+        ask(&mut stale, json!({"action": "auth", "token": expired})).await["type"],
+        "authenticated"
+    );
+    let missed = create(
+        &api,
+        &shop,
+        &ada,
+        "notes",
+        json!({"data": {"n": 1}, "permissions": {"read": ["*"]}}),
+    )
+    .await
+    .expect(StatusCode::CREATED)
+    .str("/id");
+    assert_eq!(
+        next(&mut ada_ws).await["id"],
+        missed.as_str(),
+        "the change was fanned out"
+    );
+
+    assert_eq!(
+        ask(&mut stale, json!({"action": "auth", "token": bob.token})).await["type"],
+        "authenticated"
+    );
+    let seen = create(
+        &api,
+        &shop,
+        &ada,
+        "notes",
+        json!({"data": {"n": 2}, "permissions": {"read": ["*"]}}),
+    )
+    .await
+    .expect(StatusCode::CREATED)
+    .str("/id");
+    assert_eq!(
+        next(&mut stale).await["id"],
+        seen.as_str(),
+        "the first event after renewal is the second note"
+    );
+}

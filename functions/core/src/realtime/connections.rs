@@ -33,9 +33,13 @@ pub struct Connection {
     pub connection_id: String,
     pub app_id: String,
     pub user_id: String,
-    /// The role at connect time; permission checks of the fan-out use it.
+    /// The role of the latest access token; permission checks of the fan-out use it.
     pub role: Role,
+    /// When the connection's items expire (API Gateway's 2-hour limit, plus slack).
     pub expires_at: i64,
+    /// Expiry of the latest access token: after it, nothing is delivered to the
+    /// connection and only `auth` (with a fresh token) and `ping` are answered.
+    pub token_expires_at: i64,
 }
 
 /// A subscriber of a channel, as the fan-out needs it.
@@ -46,13 +50,24 @@ pub struct Member {
     pub role: Role,
 }
 
-fn who(item: &mut Item, user_id: &str, role: Role, expires_at: i64) {
-    item.insert("userId".into(), attr::s(user_id));
-    item.insert("role".into(), attr::s(role.as_str()));
+/// Who is on a connection, on its own item and on each member item.
+fn who(item: &mut Item, connection: &Connection) {
+    item.insert("userId".into(), attr::s(&connection.user_id));
+    item.insert("role".into(), attr::s(connection.role.as_str()));
+    item.insert("tokenExp".into(), attr::n(connection.token_expires_at));
     item.insert(
         CONNECTIONS.ttl_attribute.unwrap_or("expiresAt").into(),
-        attr::n(expires_at),
+        attr::n(connection.expires_at),
     );
+}
+
+fn put_item(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| Error::internal("build connection item", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -72,13 +87,8 @@ fn role_of(item: &Item) -> Role {
 pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
     let mut item = key(connection_pk(&connection.connection_id), META_SK);
     item.insert("appId".into(), attr::s(&connection.app_id));
-    item.insert("connectedAt".into(), attr::s(clock::now_rfc3339()));
-    who(
-        &mut item,
-        &connection.user_id,
-        connection.role,
-        connection.expires_at,
-    );
+    item.insert("authenticatedAt".into(), attr::s(clock::now_rfc3339()));
+    who(&mut item, connection);
     store
         .client
         .put_item()
@@ -114,6 +124,7 @@ pub async fn get(store: &Store, connection_id: &str) -> Result<Option<Connection
         user_id: attr::get_s(item, "userId")?,
         role: role_of(item),
         expires_at,
+        token_expires_at: attr::opt_i64(item, "tokenExp").unwrap_or(0),
     }))
 }
 
@@ -171,34 +182,54 @@ pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel
         channel_pk(&connection.app_id, &name),
         &connection.connection_id,
     );
-    who(
-        &mut member,
-        &connection.user_id,
-        connection.role,
-        connection.expires_at,
-    );
+    who(&mut member, connection);
     let mut marker = key(
         connection_pk(&connection.connection_id),
         &subscription_sk(&name),
     );
     marker.insert("appId".into(), attr::s(&connection.app_id));
     marker.insert("expiresAt".into(), attr::n(connection.expires_at));
-    let put = |item: Item| -> Result<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| Error::internal("build subscription", e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    };
     store
         .client
         .transact_write_items()
-        .transact_items(put(member)?)
-        .transact_items(put(marker)?)
+        .transact_items(put_item(table, member)?)
+        .transact_items(put_item(table, marker)?)
         .send()
         .await
         .map_err(|e| Error::sdk("subscribe", e))?;
+    Ok(())
+}
+
+/// Replaces who is on a connection (a fresh token: new role and token expiry)
+/// on its own item and on every member item, so the fan-out sees it at once.
+pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()> {
+    let table = store.connections_table()?;
+    let mut items = vec![];
+    let mut own = key(connection_pk(&connection.connection_id), META_SK);
+    own.insert("appId".into(), attr::s(&connection.app_id));
+    own.insert("authenticatedAt".into(), attr::s(clock::now_rfc3339()));
+    who(&mut own, connection);
+    items.push(own);
+    for channel in subscriptions(store, &connection.connection_id).await? {
+        let mut member = key(
+            channel_pk(&connection.app_id, &channel),
+            &connection.connection_id,
+        );
+        who(&mut member, connection);
+        items.push(member);
+    }
+    // At most 1 + MAX_SUBSCRIPTIONS items; one transaction holds 100.
+    let writes = items
+        .into_iter()
+        .map(|item| put_item(table, item))
+        .collect::<Result<Vec<_>>>()?;
+    store
+        .client
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .send()
+        .await
+        .map_err(|e| Error::sdk("refresh connection", e))?;
     Ok(())
 }
 
@@ -245,7 +276,11 @@ pub async fn members(store: &Store, app_id: &str, channel: &str) -> Result<Vec<M
     partition(store, channel_pk(app_id, channel), false)
         .await?
         .iter()
-        .filter(|item| attr::opt_i64(item, "expiresAt").unwrap_or(0) > now)
+        // Connections past their expiry (a lost $disconnect) or their token's get nothing.
+        .filter(|item| {
+            attr::opt_i64(item, "expiresAt").unwrap_or(0) > now
+                && attr::opt_i64(item, "tokenExp").unwrap_or(0) > now
+        })
         .map(|item| {
             Ok(Member {
                 connection_id: attr::get_s(item, "sk")?,

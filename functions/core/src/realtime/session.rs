@@ -37,6 +37,7 @@ struct Envelope {
     id: Option<Value>,
     channel: Option<String>,
     data: Option<Value>,
+    token: Option<String>,
 }
 
 /// The stable code of an error, as in the HTTP API's error bodies.
@@ -105,6 +106,7 @@ impl<P: Push> Realtime<P> {
             user_id: claims.sub,
             role: claims.role,
             expires_at: clock::now_epoch() + CONNECTION_TTL_SECS,
+            token_expires_at: claims.exp,
         };
         connections::open(&self.store, &connection).await?;
         Ok(connection)
@@ -140,15 +142,25 @@ impl<P: Push> Realtime<P> {
         if action == "ping" {
             return Ok(json!({"type": "pong"}));
         }
-        if !matches!(action, "subscribe" | "unsubscribe" | "sendMessage") {
+        if !matches!(action, "subscribe" | "unsubscribe" | "sendMessage" | "auth") {
             return Err(Error::invalid(
                 "action",
-                "actions are subscribe, unsubscribe, sendMessage and ping",
+                "actions are subscribe, unsubscribe, sendMessage, auth and ping",
             ));
         }
         let connection = connections::get(&self.store, connection_id)
             .await?
             .ok_or_else(|| Error::Unauthorized("connection is closed; reconnect".into()))?;
+        if action == "auth" {
+            return self
+                .reauthenticate(connection, envelope.token.as_deref())
+                .await;
+        }
+        if connection.token_expires_at <= clock::now_epoch() {
+            return Err(Error::Unauthorized(
+                "access token expired; send {\"action\": \"auth\", \"token\": <a fresh access token>}".into(),
+            ));
+        }
         let name = envelope
             .channel
             .as_deref()
@@ -176,6 +188,26 @@ impl<P: Push> Realtime<P> {
                     .await
             }
         }
+    }
+
+    /// Takes a fresh access token of the same user and app: the connection keeps
+    /// its subscriptions, with the token's role and expiry from now on.
+    async fn reauthenticate(
+        &self,
+        mut connection: Connection,
+        token: Option<&str>,
+    ) -> Result<Value> {
+        let token = token.ok_or_else(|| Error::invalid("token", "is required"))?;
+        let claims = self.signer.verify(token)?;
+        if claims.app != connection.app_id || claims.sub != connection.user_id {
+            return Err(Error::Unauthorized(
+                "the token must be of the same user and app as the connection; reconnect to switch users".into(),
+            ));
+        }
+        connection.role = claims.role;
+        connection.token_expires_at = claims.exp;
+        connections::reauthenticate(&self.store, &connection).await?;
+        Ok(json!({"type": "authenticated", "expiresAt": clock::epoch_to_rfc3339(claims.exp)}))
     }
 
     /// Sends `data` to the other members of a room the sender has joined.
