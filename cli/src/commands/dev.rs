@@ -73,7 +73,7 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let api =
         AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
     let follower = StreamFollower::for_table(
-        &aws.dynamodb(),
+        &store.client,
         aws_sdk_dynamodbstreams::Client::new(&aws.config),
         &store.tables.data,
     )

@@ -14,6 +14,9 @@ use super::LocalRealtime;
 
 /// Pause between polls of a quiet stream.
 const IDLE: Duration = Duration::from_millis(200);
+/// How often new shards are looked for: shards roll over every few hours, so
+/// polling records must not pay a DescribeStream each time.
+const DISCOVERY: Duration = Duration::from_secs(10);
 
 /// A reader of one table's stream, positioned at its end when created.
 #[derive(Debug)]
@@ -72,11 +75,17 @@ struct Shard {
 /// shards that appear later from their start.
 pub async fn follow(mut follower: StreamFollower, realtime: LocalRealtime) {
     let mut shards = std::mem::take(&mut follower.shards);
+    let mut discovered = tokio::time::Instant::now();
     loop {
-        if let Err(err) = discover(&follower, &mut shards, false).await {
-            eprintln!("realtime: {err}");
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            continue;
+        if discovered.elapsed() >= DISCOVERY {
+            match discover(&follower, &mut shards, false).await {
+                Ok(()) => discovered = tokio::time::Instant::now(),
+                Err(err) => {
+                    eprintln!("realtime: {err}");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            }
         }
         let mut busy = false;
         for (shard_id, shard) in &mut shards {

@@ -84,10 +84,9 @@ pub async fn handle<P: Push>(
         }
         Incoming::Unknown => {
             tracing::warn!(request_id = invocation_id, "unrecognised invocation");
-            respond(
-                400,
-                &json!({"error": {"code": "invalid_request", "message": "unrecognised event", "requestId": invocation_id}}),
-            )
+            let err =
+                ob_core::Error::invalid("event", "not a WebSocket route event or a stream batch");
+            respond(400, &error_reply(&err, invocation_id, None))
         }
     }
 }

@@ -83,12 +83,18 @@ fn role_of(item: &Item) -> Role {
         .unwrap_or(Role::User)
 }
 
-/// Records a new connection.
-pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
+/// The connection's own item, as written at connect and at every `auth`.
+fn own_item(connection: &Connection) -> Item {
     let mut item = key(connection_pk(&connection.connection_id), META_SK);
     item.insert("appId".into(), attr::s(&connection.app_id));
     item.insert("authenticatedAt".into(), attr::s(clock::now_rfc3339()));
     who(&mut item, connection);
+    item
+}
+
+/// Records a new connection.
+pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
+    let item = own_item(connection);
     store
         .client
         .put_item()
@@ -204,12 +210,7 @@ pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel
 /// on its own item and on every member item, so the fan-out sees it at once.
 pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()> {
     let table = store.connections_table()?;
-    let mut items = vec![];
-    let mut own = key(connection_pk(&connection.connection_id), META_SK);
-    own.insert("appId".into(), attr::s(&connection.app_id));
-    own.insert("authenticatedAt".into(), attr::s(clock::now_rfc3339()));
-    who(&mut own, connection);
-    items.push(own);
+    let mut items = vec![own_item(connection)];
     for channel in subscriptions(store, &connection.connection_id).await? {
         let mut member = key(
             channel_pk(&connection.app_id, &channel),
