@@ -34,17 +34,22 @@ where
     samples
 }
 
+/// Registers `bench@example.com` and returns its access token.
+async fn access_token(api: &Api, app: &ob_tests::fixtures::TestApp, password: &str) -> String {
+    let registered = api.register(app, "bench@example.com", password).await;
+    registered.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn api_paths(bcrypt_cost: u32, logins: usize) {
     let mut settings = test_settings();
     settings.bcrypt_cost = bcrypt_cost;
     let api = Api::start_with(settings).await;
     let app = api.app("bench").await;
     let password = "correct horse battery";
-    let registered = api.register(&app, "bench@example.com", password).await;
-    let token = registered.body["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = access_token(&api, &app, password).await;
 
     if bcrypt_cost == test_settings().bcrypt_cost {
         report(
@@ -96,13 +101,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
     use ob_core::realtime::{ChangeKind, Channel, Connection, Realtime, StreamChange, connections};
     let api = Api::start().await;
     let app = api.app("bench").await;
-    let registered = api
-        .register(&app, "bench@example.com", "correct horse battery")
-        .await;
-    let token = registered.body["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = access_token(&api, &app, "correct horse battery").await;
     let channel = Channel::parse("resource:notes").unwrap_or_else(|e| panic!("{e}"));
     for i in 0..subscribers {
         let connection = Connection {
@@ -173,6 +172,42 @@ async fn fan_out(changes: usize, subscribers: usize) {
     );
 }
 
+/// Creates per second from 25 concurrent clients while the data table grows
+/// from empty to `total` records, reported per block of 1,000: the local
+/// backend must not slow down as its own data grows.
+async fn create_throughput(total: usize) {
+    use futures::StreamExt;
+    let api = Api::start().await;
+    let app = api.app("bench").await;
+    let token = access_token(&api, &app, "correct horse battery").await;
+    let block = 1_000;
+    for start in (0..total).step_by(block) {
+        let began = Instant::now();
+        let created = futures::stream::iter(start..start + block)
+            .map(|i| {
+                api.send(
+                    Call::post("/api/bench/notes")
+                        .key(&app.key)
+                        .bearer(&token)
+                        .json(&json!({"data": {"i": i, "text": "x".repeat(200)}})),
+                )
+            })
+            .buffer_unordered(25)
+            .filter(|reply| std::future::ready(reply.status.is_success()))
+            .count()
+            .await;
+        let secs = began.elapsed().as_secs_f64();
+        let end = start + block;
+        if end == block || end == total || end % 5_000 == 0 {
+            println!(
+                "{:<46} {created} created in {secs:>6.2} s   {:>7.1} creates/s",
+                format!("creates, 25 clients, records {}..{end}", start + 1),
+                created as f64 / secs
+            );
+        }
+    }
+}
+
 fn render_stage() {
     let root = ob_tests::emulator::workspace_root();
     let project = obctl::project::Project::at(&root);
@@ -198,6 +233,7 @@ fn main() {
         api_paths(10, 10).await;
         fan_out(1, 50).await;
         fan_out(100, 10).await;
+        create_throughput(10_000).await;
     });
     render_stage();
 }

@@ -19,6 +19,7 @@ mod deploy_replay;
 mod emulator;
 mod local_backend;
 mod realtime;
+mod realtime_after_cancel;
 mod realtime_lambda;
 mod render;
 mod stack_structure;

@@ -23,7 +23,7 @@ use crate::api_data::{User, call, create, user};
 pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The local backend (HTTP, `/live`, stream follower) on a free port.
-struct Live {
+pub(crate) struct Live {
     addr: SocketAddr,
     realtime: live::LocalRealtime,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -37,7 +37,7 @@ impl Drop for Live {
     }
 }
 
-async fn serve(api: &Api) -> Live {
+pub(crate) async fn serve(api: &Api) -> Live {
     let realtime = Realtime {
         store: api.store.clone(),
         signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
@@ -71,7 +71,7 @@ fn url(live: &Live, key: &str, token: &str) -> String {
     format!("ws://{}/live?apiKey={key}&token={token}", live.addr)
 }
 
-async fn connect(live: &Live, app: &TestApp, who: &User) -> Socket {
+pub(crate) async fn connect(live: &Live, app: &TestApp, who: &User) -> Socket {
     let (socket, response) = tokio_tungstenite::connect_async(url(live, &app.key, &who.token))
         .await
         .unwrap();
@@ -110,7 +110,7 @@ async fn ask(socket: &mut Socket, request: Value) -> Value {
     next(socket).await
 }
 
-async fn subscribe(socket: &mut Socket, channel: &str) {
+pub(crate) async fn subscribe(socket: &mut Socket, channel: &str) {
     let reply = ask(socket, json!({"action": "subscribe", "channel": channel})).await;
     assert_eq!(reply, json!({"type": "subscribed", "channel": channel}));
 }

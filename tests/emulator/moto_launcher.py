@@ -24,6 +24,8 @@ from moto.cloudformation import models as cloudformation_models
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
+import dynamodb_fixes
+
 
 def record_change_set_results() -> None:
     """Make an executed change set update the stack the way AWS does.
@@ -87,27 +89,6 @@ def evaluate_secure_transport_denies() -> None:
     s3_models.FakeBucket.get_permission = get_permission
 
 
-def keep_stream_records_for_readers() -> None:
-    """Keep DynamoDB stream records readable while a Lambda mapping exists.
-
-    When a table's stream has an event source mapping (the stack's
-    RealtimeStreamMapping), moto 5.2 "delivers" every new record to the mapped
-    function itself (it cannot run our Lambda) and then empties the shard, so
-    GetRecords never sees a record. On AWS a stream keeps its records for 24
-    hours for every reader; `obctl dev` is such a reader, standing in for the
-    Lambda locally. This makes the shard append only, as on AWS.
-    """
-    from moto.dynamodb.models.table import StreamRecord, StreamShard
-
-    def add(self, old, new):  # type: ignore[no-untyped-def]
-        view = self.table.stream_specification["StreamViewType"]
-        event_name = "INSERT" if old is None else ("REMOVE" if new is None else "MODIFY")
-        seq = len(self.items) + self.starting_sequence_number
-        self.items.append(StreamRecord(self.table, view, event_name, old, new, seq))
-
-    StreamShard.add = add
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 = a free port")
@@ -127,7 +108,9 @@ def main() -> int:
 
     record_change_set_results()
     evaluate_secure_transport_denies()
-    keep_stream_records_for_readers()
+    dynamodb_fixes.keep_stream_records_for_readers()
+    dynamodb_fixes.atomic_item_writes()
+    dynamodb_fixes.transactions_touch_only_their_items()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:
