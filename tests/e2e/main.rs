@@ -17,6 +17,7 @@ mod api_sessions;
 mod deploy;
 mod deploy_replay;
 mod emulator;
+mod functions;
 mod local_backend;
 mod realtime;
 mod realtime_after_cancel;
