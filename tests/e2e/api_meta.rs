@@ -195,6 +195,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.json"),
     ("PATCH", "/api/{appId}/{resource}/{id}"),
+    ("PATCH", "/config/{appId}"),
     ("POST", "/api/{appId}/{resource}"),
     ("POST", "/auth/login"),
     ("POST", "/auth/logout"),

@@ -14,6 +14,7 @@ mod api_isolation;
 mod api_keys;
 mod api_meta;
 mod api_sessions;
+mod api_settings;
 mod deploy;
 mod deploy_replay;
 mod emulator;

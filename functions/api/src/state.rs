@@ -202,7 +202,7 @@ impl AppState {
         }
         let (app, config) = tokio::try_join!(
             ob_core::apps::get(&self.0.store, app_id),
-            ob_core::config::get(&self.0.store, app_id)
+            ob_core::config::get_system(&self.0.store, app_id)
         )?;
         let facts = match app {
             Some(app) => AppFacts {
