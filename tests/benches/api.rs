@@ -150,6 +150,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
             kind: ChangeKind::Insert,
             old: None,
             new: item,
+            created_at_ms: None,
         });
     }
     let realtime = Realtime {
@@ -160,6 +161,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
         )
         .unwrap_or_else(|e| panic!("{e}")),
         push: Counter::default(),
+        metrics: ob_metrics::Metrics::discard(),
     };
     let samples = time(20, || async {
         realtime.fan_out(&batch).await;

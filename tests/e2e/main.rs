@@ -13,6 +13,7 @@ mod api_files;
 mod api_isolation;
 mod api_keys;
 mod api_meta;
+mod api_metrics;
 mod api_sessions;
 mod deploy;
 mod deploy_replay;

@@ -65,13 +65,14 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
     let settings = settings(&stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
+        .map_err(fail)?;
     let realtime = Realtime {
         store: store.clone(),
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
+        metrics: api.metrics().clone(),
     };
-    let api =
-        AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
     let follower = StreamFollower::for_table(
         &store.client,
         aws_sdk_dynamodbstreams::Client::new(&aws.config),

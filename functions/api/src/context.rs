@@ -14,6 +14,7 @@ use ob_core::audit::{Actor, NewEntry};
 
 use crate::error::ApiError;
 use crate::extract::{Client, path_app_id};
+use crate::metrics::KeyApp;
 use crate::state::AppState;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -81,18 +82,25 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         .as_ref()
         .and_then(|c| c.as_ref().ok())
         .map(|k| k.app_id.clone());
-    let app = path_app.or(key_app);
+    let app = path_app.or_else(|| key_app.clone());
     let allowed = match &origin {
         Some(origin) => origin_allowed(&state, origin, app.as_deref()).await,
         None => false,
     };
     if origin.is_some() && app.is_some() && !allowed {
-        return ApiError::OriginNotAllowed.into_response();
+        let mut refused = ApiError::OriginNotAllowed.into_response();
+        if let Some(app) = key_app {
+            refused.extensions_mut().insert(KeyApp(app));
+        }
+        return refused;
     }
     if let Some(check) = check {
         parts.extensions.insert(KeyCheck(check));
     }
     let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(app) = key_app {
+        response.extensions_mut().insert(KeyApp(app));
+    }
     if let (true, Some(origin)) = (allowed, &origin) {
         allow_origin(response.headers_mut(), origin);
     }

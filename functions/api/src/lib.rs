@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod signing_key;
@@ -137,6 +138,10 @@ fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
             context::layer,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)
 }

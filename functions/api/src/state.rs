@@ -8,6 +8,7 @@ use ob_core::files::FileStore;
 use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
+use ob_metrics::Metrics;
 
 /// How long an app's state and origins are reused before being read again.
 const APP_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -133,6 +134,8 @@ struct Inner {
     files: Option<FileStore>,
     signer: TokenSigner,
     settings: Settings,
+    /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
+    metrics: Metrics,
     apps: Mutex<HashMap<String, (Instant, AppFacts)>>,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
     /// unknown so that unknown and known e-mails take the same time.
@@ -158,6 +161,7 @@ impl AppState {
             files,
             signer,
             settings,
+            metrics: Metrics::discard(),
             apps: Mutex::new(HashMap::new()),
             dummy_hash: tokio::sync::OnceCell::new(),
         })))
@@ -174,7 +178,22 @@ impl AppState {
             .ok()
             .filter(|b| !b.is_empty())
             .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
-        Self::with_files(store, files, &key, settings)
+        Ok(Self::with_files(store, files, &key, settings)?.with_metrics(Metrics::from_env()))
+    }
+
+    /// Publishes metrics to `metrics` (the Lambdas: standard output; `obctl dev`:
+    /// its local registry). Call it on a freshly built state, before it is shared.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.metrics = metrics,
+            None => tracing::error!("metrics set on a shared AppState; keeping the previous sink"),
+        }
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     pub fn store(&self) -> &Store {

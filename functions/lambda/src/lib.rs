@@ -7,11 +7,16 @@ use lambda_http::{Error, Request, RequestExt};
 use ob_api::{AppState, ClientAddr};
 use tower::ServiceBuilder;
 
-/// Serves `router` (one of `ob_api`'s per-function routers) until Lambda stops us.
-pub async fn serve(router: fn(AppState) -> axum::Router) -> Result<(), Error> {
+/// Serves `router` (one of `ob_api`'s per-function routers) as `function`
+/// (its short name, the `Function` dimension of the cold-start metric) until Lambda stops us.
+pub async fn serve(function: &str, router: fn(AppState) -> axum::Router) -> Result<(), Error> {
+    let started = std::time::Instant::now();
     init_logging();
     let sdk = aws_config::load_from_env().await;
     let state = AppState::from_env(&sdk).await?;
+    state
+        .metrics()
+        .cold_start(function, started.elapsed().as_secs_f64() * 1000.0);
     let service = ServiceBuilder::new()
         .map_request(with_gateway_context)
         .service(router(state));

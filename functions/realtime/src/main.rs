@@ -9,6 +9,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let started = std::time::Instant::now();
     ob_lambda::init_logging();
     let sdk = aws_config::load_from_env().await;
     let key = ob_api::signing_key::from_env(&sdk).await?;
@@ -19,7 +20,11 @@ async fn main() -> Result<(), Error> {
         store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env()),
         signer: TokenSigner::new(&key, &ob_api::state::issuer_for(&stage))?,
         push: ManagementApi::new(&sdk, &endpoint),
+        metrics: ob_metrics::Metrics::from_env(),
     };
+    realtime
+        .metrics
+        .cold_start("realtime", started.elapsed().as_secs_f64() * 1000.0);
     let realtime = &realtime;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(

@@ -9,6 +9,7 @@ use ob_core::sessions::{self, IssuedRefresh, Refresh};
 use ob_core::throttle::{self, Subject};
 use ob_core::users::{self, User};
 use ob_core::{Error, passwords};
+use ob_metrics::AuthEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +18,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, AuthUser, Client};
 use crate::json::Json;
+use crate::request_id;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -86,6 +88,11 @@ fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthRe
     })
 }
 
+/// Publishes a sign-in event of the key's app.
+fn count(state: &AppState, event: AuthEvent, app_id: &str) {
+    state.metrics().auth(event, app_id, &request_id::current());
+}
+
 fn entry(
     app_id: &str,
     actor: Actor,
@@ -146,6 +153,7 @@ async fn register(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
         axum::Json(tokens(&state, user, refresh)?),
@@ -179,7 +187,12 @@ async fn login(
     if let Some(ip) = &client.0.source_ip {
         subjects.push(Subject::Client(ip.clone()));
     }
-    throttle::check(state.store(), app_id, &subjects, &policy).await?;
+    if let Err(err) = throttle::check(state.store(), app_id, &subjects, &policy).await {
+        if matches!(err, Error::Throttled { .. }) {
+            count(&state, AuthEvent::LockOut, app_id);
+        }
+        return Err(err.into());
+    }
 
     let record = users::find_by_email(state.store(), app_id, &email).await?;
     // Unknown e-mails are verified against a dummy hash so both cases take as long.
@@ -211,6 +224,7 @@ async fn login(
                     &client,
                 ))
                 .await;
+            count(&state, AuthEvent::LoginFailure, app_id);
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
@@ -232,6 +246,7 @@ async fn login(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Login, app_id);
     Ok(axum::Json(tokens(&state, user, refresh)?))
 }
 
