@@ -73,16 +73,13 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
     };
-    let follower = StreamFollower::for_table(
-        &store.client,
-        aws_sdk_dynamodbstreams::Client::new(&aws.config),
-        &store.tables.data,
-    )
-    .await
-    .map_err(|err| {
-        CliError::new(format!("cannot follow the data table's stream: {err}"))
-            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-    })?;
+    let follower =
+        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
+            .await
+            .map_err(|err| {
+                CliError::new(format!("cannot follow the data table's stream: {err}"))
+                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+            })?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| {

@@ -41,6 +41,22 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "alarmEmail",
         c.alarms.email.clone().unwrap_or_default(),
     );
+    put(&mut v, "latencyP99Ms", c.alarms.latency_p99_ms);
+    put(
+        &mut v,
+        "streamIteratorAgeMs",
+        u64::from(c.alarms.stream_iterator_age_seconds) * 1000,
+    );
+    // Environment values are strings in CloudFormation.
+    put(
+        &mut v,
+        "metricsPerAppRoutes",
+        if c.metrics.per_app_routes {
+            "true"
+        } else {
+            "false"
+        },
+    );
     put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(
@@ -71,6 +87,14 @@ pub fn function_vars(stage: &Stage, base: &Vars, function: &str) -> Vars {
     v
 }
 
+/// Values for one dead-letter queue's alarm.
+pub fn queue_vars(base: &Vars, queue: &ob_core::queues::QueueDef) -> Vars {
+    let mut v = base.clone();
+    put(&mut v, "queue.logicalId", queue.logical_id);
+    put(&mut v, "queue.holds", queue.holds);
+    v
+}
+
 /// Values for one instance of the per-table fragment.
 pub fn table_vars(base: &Vars, table: &ob_core::tables::TableDef) -> Vars {
     let mut v = base.clone();
@@ -79,7 +103,8 @@ pub fn table_vars(base: &Vars, table: &ob_core::tables::TableDef) -> Vars {
     v
 }
 
-fn pascal_case(name: &str) -> String {
+/// `auth` → `Auth`: the prefix of a function's logical ids.
+pub(super) fn pascal_case(name: &str) -> String {
     let mut chars = name.chars();
     chars
         .next()

@@ -14,6 +14,7 @@ pub mod error;
 pub mod files;
 pub mod keys;
 pub mod passwords;
+pub mod queues;
 pub mod realtime;
 pub mod secret;
 pub mod sessions;

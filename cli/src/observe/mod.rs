@@ -1,0 +1,4 @@
+//! Reading what a deployed stage's functions wrote: `obctl logs` (CloudWatch Logs) and `obctl metrics` (CloudWatch metrics).
+
+pub mod log_line;
+pub mod logs;
