@@ -88,6 +88,20 @@ pub enum Command {
     Audit(crate::admin::args::AuditArgs),
     /// Show the functions' log lines, merged in time order (--follow keeps printing)
     Logs(LogsArgs),
+    /// Summarise requests, errors and latency per route and per app, from CloudWatch
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// One app: its totals, and per route with `metrics.perAppRoutes`
+    #[arg(long, value_name = "APP_ID")]
+    pub app: Option<String>,
+    /// Over this long until now (1h, 7d) or since this date (2027-01-01)
+    #[arg(long, default_value = "1h", value_name = "WHEN")]
+    pub since: String,
 }
 
 #[derive(Debug, Args)]

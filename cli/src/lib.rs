@@ -88,6 +88,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Config(args) => block_on(admin::config::run(g, args, p)),
         Command::Audit(args) => block_on(admin::audit::run(g, args, p)),
         Command::Logs(args) => block_on(observe::logs::run(g, args, p)),
+        Command::Metrics(args) => block_on(observe::metrics::run(g, args, p)),
     }
 }
 

@@ -20,6 +20,7 @@ mod deploy_replay;
 mod emulator;
 mod local_backend;
 mod observe_logs;
+mod observe_metrics;
 mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;

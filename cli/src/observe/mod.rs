@@ -2,3 +2,5 @@
 
 pub mod log_line;
 pub mod logs;
+pub mod metrics;
+pub mod summary;
