@@ -211,7 +211,13 @@ fn statements(role: &Value) -> Vec<&Value> {
 #[test]
 fn each_role_names_only_its_own_resources_and_never_wildcards() {
     let template = rendered("prod");
-    let shared = ["AppsTable", "ConfigTable", "ApiKeysTable", "AuditTable"];
+    let shared = [
+        "AppsTable",
+        "ConfigTable",
+        "ApiKeysTable",
+        "AuditTable",
+        "LimitsTable",
+    ];
     let own: [(&str, &[&str]); 5] = [
         ("Auth", &["UsersTable", "SessionsTable"]),
         ("Data", &["DataTable"]),

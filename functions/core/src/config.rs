@@ -41,6 +41,23 @@ impl Default for UploadLimits {
     }
 }
 
+/// The app's own request limits per minute; absent values take the stage's
+/// defaults (`api.limits` of the stage file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestLimits {
+    /// Requests per minute of the whole app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Requests per minute from one client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute_per_client: Option<u32>,
+}
+
+/// The largest per-minute limit an app may set.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+
 /// The replaceable part of an app's config (the body of `PUT /config/{appId}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,6 +73,8 @@ pub struct ConfigBody {
     pub indexed_fields: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub uploads: UploadLimits,
+    #[serde(default)]
+    pub limits: RequestLimits,
 }
 
 /// An app's config as stored and served.
@@ -138,6 +157,20 @@ impl ConfigBody {
                 }
             }
         }
+        for (name, value) in [
+            ("limits.requestsPerMinute", self.limits.requests_per_minute),
+            (
+                "limits.requestsPerMinutePerClient",
+                self.limits.requests_per_minute_per_client,
+            ),
+        ] {
+            if value.is_some_and(|v| !(1..=MAX_REQUESTS_PER_MINUTE).contains(&v)) {
+                return Err(Error::invalid(
+                    name,
+                    format!("must be 1 to {MAX_REQUESTS_PER_MINUTE}"),
+                ));
+            }
+        }
         if !(1..=MAX_UPLOAD_BYTES).contains(&self.uploads.max_bytes) {
             return Err(Error::invalid(
                 "uploads.maxBytes",
@@ -178,6 +211,9 @@ impl ConfigBody {
         }
         if self.uploads != other.uploads {
             changed.push("uploads".to_owned());
+        }
+        if self.limits != other.limits {
+            changed.push("limits".to_owned());
         }
         changed
     }
@@ -223,12 +259,13 @@ pub async fn put(
         .table_name(store.config_table()?)
         .key(CONFIG.partition_key, attr::s(app_id))
         .update_expression(
-            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, updatedAt = :now ADD version :one",
+            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, limits = :lim, updatedAt = :now ADD version :one",
         )
         .expression_attribute_values(":ff", attr::from_json(&json["featureFlags"]))
         .expression_attribute_values(":ao", attr::from_json(&json["allowedOrigins"]))
         .expression_attribute_values(":ix", attr::from_json(&json["indexedFields"]))
         .expression_attribute_values(":up", attr::from_json(&json["uploads"]))
+        .expression_attribute_values(":lim", attr::from_json(&json["limits"]))
         .expression_attribute_values(":now", attr::s(&now))
         .expression_attribute_values(":one", attr::n(1))
         .return_values(ReturnValue::AllOld);
@@ -272,7 +309,13 @@ pub async fn put(
 
 fn from_item(app_id: &str, item: &Item) -> Result<AppConfig> {
     let mut json = serde_json::Map::new();
-    for name in ["featureFlags", "allowedOrigins", "indexedFields", "uploads"] {
+    for name in [
+        "featureFlags",
+        "allowedOrigins",
+        "indexedFields",
+        "uploads",
+        "limits",
+    ] {
         if let Some(value) = item.get(name) {
             json.insert(name.to_owned(), attr::to_json(value));
         }

@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ob_core::api_keys::SCOPE_CONFIG_READ;
 use ob_core::audit::{Actor, NewEntry};
 use ob_core::config::{self, AppConfig, ConfigBody};
 use utoipa_axum::router::OpenApiRouter;
@@ -52,7 +51,7 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 /// The app's public config.
 #[utoipa::path(get, path = "/config/{appId}", tag = "config",
     params(("appId" = String, Path, description = "The app")),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["config:read"])),
     responses(
         (status = 200, description = "The config; ETag carries its version", body = AppConfig),
         (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
@@ -63,7 +62,6 @@ async fn get_config(
     key: AppKey,
     Path(app_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    key.require_scope(SCOPE_CONFIG_READ)?;
     key.check_app(&app_id)?;
     Ok(with_etag(config::get(state.store(), &app_id).await?))
 }
@@ -75,7 +73,7 @@ async fn get_config(
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
     request_body = ConfigBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["config:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
         (status = 400, description = "Invalid config", body = ErrorBody),
