@@ -7,10 +7,10 @@ use ob_core::users::{self, Role};
 use ob_tests::fixtures::{Api, Call, STAGE_ORIGIN, TestApp};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// An app with a user (admin if asked); returns the app and the user's access token.
-async fn app_with_user(api: &Api, admin: bool) -> (TestApp, String) {
+pub(crate) async fn app_with_user(api: &Api, admin: bool) -> (TestApp, String) {
     let app = api.app("shop").await;
     let reply = api
         .register(&app, "ann@example.com", PASSWORD)

@@ -269,15 +269,16 @@ pub struct ConfigApp {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Show the config, or one key (e.g. featureFlags.search, uploads.maxBytes)
+    /// Show the config, or one key (e.g. featureFlags.search, uploads.maxBytes, settings.theme)
     Get {
         #[command(flatten)]
         app: ConfigApp,
-        /// A top-level field, or field.name inside it
+        /// A system key or KEY.NAME inside it, or settings.PATH (dots descend)
         key: Option<String>,
     },
     /// Set keys: KEY=VALUE, VALUE is JSON where it parses (declare indexed
-    /// fields with indexedFields.RESOURCE='["field"]')
+    /// fields with indexedFields.RESOURCE='["field"]'; the app's own values
+    /// go under settings, e.g. settings.theme=dark)
     Set {
         #[command(flatten)]
         app: ConfigApp,

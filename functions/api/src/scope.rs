@@ -45,31 +45,36 @@ pub fn requirements(doc: &Value) -> HashMap<(Method, String), Requirement> {
     table
 }
 
+/// Every alternative of the operation's security must require `apiKey` with
+/// the same single scope (a route may also accept a bearer token beside it).
 fn requirement(operation: &Value) -> Requirement {
     let alternatives = operation["security"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    if alternatives.is_empty() {
-        return Requirement::Public;
+    let mut found = None;
+    for alternative in &alternatives {
+        let Some(scopes) = alternative.get("apiKey").and_then(Value::as_array) else {
+            return Requirement::Broken("a security alternative names no apiKey".into());
+        };
+        let scope = match scopes.as_slice() {
+            [one] => match one.as_str().and_then(Scope::parse) {
+                Some(scope) => scope,
+                None => return Requirement::Broken(format!("{one} is not a scope")),
+            },
+            _ => {
+                return Requirement::Broken(format!(
+                    "it must name exactly one apiKey scope, not {}",
+                    scopes.len()
+                ));
+            }
+        };
+        if found.is_some_and(|f| f != scope) {
+            return Requirement::Broken("its alternatives name different scopes".into());
+        }
+        found = Some(scope);
     }
-    let Some(scopes) = alternatives
-        .iter()
-        .find_map(|alt| alt.get("apiKey"))
-        .and_then(Value::as_array)
-    else {
-        return Requirement::Broken("its security requirement names no apiKey".into());
-    };
-    match scopes.as_slice() {
-        [one] => match one.as_str().and_then(Scope::parse) {
-            Some(scope) => Requirement::Key(scope),
-            None => Requirement::Broken(format!("{one} is not a scope")),
-        },
-        _ => Requirement::Broken(format!(
-            "it must name exactly one apiKey scope, not {}",
-            scopes.len()
-        )),
-    }
+    found.map_or(Requirement::Public, Requirement::Key)
 }
 
 /// The table of the whole API, built once per process from its document.
@@ -100,7 +105,8 @@ mod tests {
         let doc = json!({"paths": {
             "/a": {"get": {}, "post": {"security": [{"apiKey": ["data:write"], "bearer": []}]}},
             "/b": {"get": {"security": [{"apiKey": []}]}, "put": {"security": [{"apiKey": ["data"]}]}},
-            "/c": {"get": {"security": [{"bearer": []}]}},
+            "/c": {"get": {"security": [{"bearer": []}]}, "put": {"security": [{"apiKey": ["auth"]}, {"apiKey": ["data:read"]}]}},
+            "/d": {"get": {"security": [{"apiKey": ["config:read"]}, {"apiKey": ["config:read"], "bearer": []}]}},
         }});
         let table = requirements(&doc);
         assert_eq!(table[&(Method::GET, "/a".into())], Requirement::Public);
@@ -108,10 +114,15 @@ mod tests {
             table[&(Method::POST, "/a".into())],
             Requirement::Key(Scope::DataWrite)
         );
+        assert_eq!(
+            table[&(Method::GET, "/d".into())],
+            Requirement::Key(Scope::ConfigRead)
+        );
         for (method, path) in [
             (Method::GET, "/b"),
             (Method::PUT, "/b"),
             (Method::GET, "/c"),
+            (Method::PUT, "/c"),
         ] {
             assert!(
                 matches!(

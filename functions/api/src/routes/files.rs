@@ -96,7 +96,7 @@ async fn upload_url(
     Json(body): Json<UploadBody>,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
-    let config = ob_core::config::get(state.store(), &app_id).await?;
+    let config = ob_core::config::get_system(state.store(), &app_id).await?;
     let upload = NewUpload {
         file_name: body.file_name,
         file_type: body.file_type,

@@ -67,7 +67,7 @@ async fn indexed_fields(
     app_id: &str,
     resource: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let config = ob_core::config::get(state.store(), app_id).await?;
+    let config = ob_core::config::get_system(state.store(), app_id).await?;
     Ok(config
         .body
         .indexed_fields
