@@ -96,7 +96,14 @@ async fn config_and_audit_against_a_deployed_stage() {
             "colour=red",
         ],
     );
-    fails_with(&unknown, &["colour is not a config key", "fix:"]);
+    fails_with(
+        &unknown,
+        &[
+            "colour is not a config key",
+            "fix:",
+            "settings.colour=VALUE",
+        ],
+    );
     let no_app = obctl(
         &emu,
         &["config", "get", "--stage", "local", "--app", "nope"],
@@ -257,4 +264,50 @@ async fn config_and_audit_against_a_deployed_stage() {
     fails_with(&bad_since, &["--since", "fix:"]);
     let no_app = obctl(&emu, &["audit", "--stage", "local", "--app", "nope"]);
     fails_with(&no_app, &["app nope not found"]);
+
+    // The app's own values go under settings (dots descend), served to its signed-in users.
+    let themed = json_run(
+        &emu,
+        &[
+            "config",
+            "set",
+            "--app",
+            "shop",
+            "settings.theme=dark",
+            "settings.colors.primary=#123456",
+        ],
+    );
+    assert_eq!(themed["version"], 5);
+    assert_eq!(
+        themed["changed"],
+        json!(["settings.colors", "settings.theme"])
+    );
+    let primary = json_run(
+        &emu,
+        &["config", "get", "--app", "shop", "settings.colors.primary"],
+    );
+    assert_eq!(primary["value"], "#123456");
+    let public = send_to(&router, Call::get("/config/shop").key(&key)).await;
+    assert!(public.body.get("settings").is_none(), "{}", public.body);
+    let user = send_to(
+        &router,
+        Call::post("/auth/register").key(&key).json(&json!({
+            "appId": "shop", "email": "ann@example.com", "password": "correct horse battery"
+        })),
+    )
+    .await;
+    assert_eq!(user.status, StatusCode::CREATED);
+    let signed_in = send_to(
+        &router,
+        Call::get("/config/shop")
+            .key(&key)
+            .bearer(&user.str("/accessToken")),
+    )
+    .await;
+    assert_eq!(signed_in.body["settings"]["theme"], "dark");
+    let unset = json_run(
+        &emu,
+        &["config", "unset", "--app", "shop", "settings.colors"],
+    );
+    assert_eq!(unset["value"]["settings"], json!({"theme": "dark"}));
 }

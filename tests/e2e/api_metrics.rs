@@ -125,7 +125,7 @@ async fn sign_in_events_count_logins_failures_and_lock_outs() {
         .await
         .expect(StatusCode::OK);
     let policy = api.state.settings().login_throttle;
-    for _ in 0..policy.max_per_account {
+    for _ in 0..policy.per_account_client {
         api.login(&shop, "bob@example.com", "wrong password!")
             .await
             .expect(StatusCode::UNAUTHORIZED);
@@ -148,7 +148,7 @@ async fn sign_in_events_count_logins_failures_and_lock_outs() {
         })
         .collect();
     let mut expected = vec!["Logins".to_owned()];
-    expected.extend((0..policy.max_per_account).map(|_| "LoginFailures".to_owned()));
+    expected.extend((0..policy.per_account_client).map(|_| "LoginFailures".to_owned()));
     expected.push("LockOuts".to_owned());
     assert_eq!(events, expected);
 }

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use ob_core::functions;
 use ob_core::queues;
 use ob_core::tables;
 use ob_metrics::catalog;
-use obctl::stage::{self, FUNCTIONS};
+use obctl::stage;
 use serde_json::Value as Json;
 use serde_yaml::Value;
 
@@ -21,10 +22,6 @@ fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
         .filter(|(_, r)| r["Type"] == kind)
         .map(|(k, v)| (k.as_str().expect("logical id"), v))
         .collect()
-}
-
-fn pascal(name: &str) -> String {
-    name[..1].to_ascii_uppercase() + &name[1..]
 }
 
 /// The dashboard's body (a `Fn::Sub` string) and the `${…}` names it refers to.
@@ -145,11 +142,12 @@ fn the_dashboard_shows_traffic_latency_functions_tables_streams_and_queues() {
                 "{name}: no {stat} latency"
             );
         }
-        for function in FUNCTIONS {
-            let id = format!("${{{}Function}}", pascal(function));
+        for function in functions::ALL {
+            let id = format!("${{{}}}", function.logical_id());
+            let name_ = function.name;
             assert!(
                 has_line(&body, "Duration p99 (ms)", "AWS/Lambda", "Duration", &id),
-                "{name}: {function}"
+                "{name}: {name_}"
             );
             assert!(
                 has_line(
@@ -157,9 +155,9 @@ fn the_dashboard_shows_traffic_latency_functions_tables_streams_and_queues() {
                     "Cold starts",
                     catalog::NAMESPACE,
                     "ColdStarts",
-                    function
+                    name_
                 ),
-                "{name}: {function}"
+                "{name}: {name_}"
             );
         }
         for table in tables::ALL {
@@ -321,13 +319,14 @@ fn functions_log_where_obctl_logs_reads_and_get_the_metrics_settings() {
     for name in project().stages() {
         let stage = stage::load(&project(), &name).expect("stage");
         let template = rendered(&name);
-        for function in FUNCTIONS {
-            let id = pascal(function);
+        for function in functions::ALL {
+            let id = function.resource_prefix();
             let group = &template["Resources"][format!("{id}LogGroup").as_str()]["Properties"];
             assert_eq!(
                 group["LogGroupName"],
                 stage::log_group(&stage.config.stack_name, function).as_str(),
-                "{name}/{function}"
+                "{name}/{}",
+                function.name
             );
             let properties = &template["Resources"][format!("{id}Function").as_str()]["Properties"];
             assert_eq!(
@@ -337,7 +336,7 @@ fn functions_log_where_obctl_logs_reads_and_get_the_metrics_settings() {
             let env = &properties["Environment"]["Variables"];
             assert_eq!(env["STAGE"], name.as_str());
             assert_eq!(
-                env[ob_metrics::emit::PER_APP_ROUTES_ENV],
+                env[ob_core::env::METRICS_PER_APP_ROUTES.name],
                 if stage.config.metrics.per_app_routes {
                     "true"
                 } else {

@@ -112,7 +112,7 @@ async fn colour_is_forced_on_request_and_no_color_always_wins() {
         &["status", "--bogus", "--no-color"],
         &[("CLICOLOR_FORCE", "1")],
     );
-    assert_eq!(usage.code, 2);
+    assert_eq!(usage.code, i32::from(obctl::error::exit::USAGE));
     assert!(!usage.stderr.contains('\x1b'), "{:?}", usage.stderr);
 }
 

@@ -174,7 +174,8 @@ pub struct KeyCreateArgs {
     /// A name to recognise the key by
     #[arg(long)]
     pub name: String,
-    /// Scopes (default: auth config:read; `*` grants everything)
+    /// Scopes: auth, data:read, data:write, files:read, files:write, realtime,
+    /// config:read, config:write, or `*` for all (default: all but config:write)
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub scopes: Vec<String>,
     /// Expiry: a duration from now (90d, 24h) or a date (2027-01-01)
@@ -268,15 +269,16 @@ pub struct ConfigApp {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Show the config, or one key (e.g. featureFlags.search, uploads.maxBytes)
+    /// Show the config, or one key (e.g. featureFlags.search, uploads.maxBytes, settings.theme)
     Get {
         #[command(flatten)]
         app: ConfigApp,
-        /// A top-level field, or field.name inside it
+        /// A system key or KEY.NAME inside it, or settings.PATH (dots descend)
         key: Option<String>,
     },
     /// Set keys: KEY=VALUE, VALUE is JSON where it parses (declare indexed
-    /// fields with indexedFields.RESOURCE='["field"]')
+    /// fields with indexedFields.RESOURCE='["field"]'; the app's own values
+    /// go under settings, e.g. settings.theme=dark)
     Set {
         #[command(flatten)]
         app: ConfigApp,

@@ -168,14 +168,12 @@ fn encode(err: impl fmt::Display) -> CliError {
 
 /// Checks a whole body against the config's shape; the error names the field.
 fn parse_body(value: Value, what: &str) -> Result<ConfigBody> {
-    let body: ConfigBody = serde_path_to_error::deserialize(value).map_err(|err| {
-        CliError::new(format!("{what} is not a valid config: {} at {}", err.inner(), err.path()))
-            .fix("fields are featureFlags, allowedOrigins, indexedFields and uploads (maxBytes, allowedMimeTypes)")
-    })?;
-    body.validate().map_err(|err| {
+    if let Some(key) = value.as_object().and_then(config::unknown_key) {
+        return Err(not_a_key(key).detail(format!("in {what}")));
+    }
+    ConfigBody::from_json(value).map_err(|err| {
         CliError::new(format!("{what} is not a valid config: {err}")).fix("correct it and retry")
-    })?;
-    Ok(body)
+    })
 }
 
 fn read_file(path: &std::path::Path) -> Result<ConfigBody> {
@@ -193,63 +191,102 @@ fn read_file(path: &std::path::Path) -> Result<ConfigBody> {
     parse_body(value, &display_path(path))
 }
 
-/// `field` or `field.name`: names inside a field may hold dots (flag names do).
-fn split(key: &str) -> (&str, Option<&str>) {
-    match key.split_once('.') {
+/// A key of the command line, checked before anything is read or written.
+#[derive(Debug, PartialEq, Eq)]
+enum Key<'a> {
+    /// A system key, or one name inside it (flag names may hold dots).
+    System(&'a str, Option<&'a str>),
+    /// `settings` or a path into it: each dot descends into an object.
+    Settings(Vec<&'a str>),
+}
+
+fn parse_key(key: &str) -> Result<Key<'_>> {
+    let (top, inner) = match key.split_once('.') {
         Some((top, rest)) => (top, Some(rest)),
         None => (key, None),
+    };
+    if top == config::SETTINGS_KEY {
+        let path: Vec<&str> = inner.map(|p| p.split('.').collect()).unwrap_or_default();
+        if path.iter().any(|segment| segment.is_empty()) {
+            return Err(
+                CliError::new(format!("{key} has an empty name between dots"))
+                    .fix("e.g. settings.theme or settings.colors.primary"),
+            );
+        }
+        return Ok(Key::Settings(path));
     }
+    if !config::SYSTEM_KEYS.contains(&top) {
+        return Err(not_a_key(key));
+    }
+    Ok(Key::System(top, inner))
+}
+
+fn not_a_key(key: &str) -> CliError {
+    CliError::new(format!("{key} is not a config key")).fix(format!(
+        "keep the app's own values under settings: settings.{key}=VALUE; the system keys are \
+         featureFlags[.NAME], allowedOrigins, indexedFields[.RESOURCE], uploads[.maxBytes|.allowedMimeTypes]"
+    ))
 }
 
 fn lookup(body: &Value, key: &str) -> Result<Value> {
-    let (top, inner) = split(key);
-    let field = body.get(top).ok_or_else(|| unknown_key(key))?;
-    Ok(match inner {
-        None => field.clone(),
-        Some(name) => field.get(name).cloned().unwrap_or(Value::Null),
-    })
+    let found = match parse_key(key)? {
+        Key::System(top, None) => body.get(top),
+        Key::System(top, Some(name)) => body.get(top).and_then(|v| v.get(name)),
+        Key::Settings(path) => path
+            .iter()
+            .try_fold(body.get(config::SETTINGS_KEY), |at, segment| {
+                Some(at?.get(segment))
+            })
+            .flatten(),
+    };
+    Ok(found.cloned().unwrap_or(Value::Null))
 }
 
 /// Sets (or with `None` removes) a key in the config body.
 fn set(body: &mut Value, key: &str, value: Option<Value>) -> Result<()> {
-    let (top, inner) = split(key);
+    let parsed = parse_key(key)?;
     let obj = body
         .as_object_mut()
         .ok_or_else(|| CliError::new("the stored config is not an object"))?;
-    if !obj.contains_key(top) {
-        return Err(unknown_key(key));
+    let (top, path): (&str, Vec<&str>) = match parsed {
+        Key::System(top, inner) => (top, inner.into_iter().collect()),
+        Key::Settings(path) => (config::SETTINGS_KEY, path),
+    };
+    let Some((last, parents)) = path.split_last() else {
+        match value {
+            Some(v) => obj.insert(top.to_owned(), v),
+            None => obj.remove(top),
+        };
+        return Ok(());
+    };
+    let mut at = obj
+        .entry(top)
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    for (depth, segment) in parents.iter().enumerate() {
+        let map = at
+            .as_object_mut()
+            .ok_or_else(|| not_an_object(top, &path[..depth]))?;
+        at = map
+            .entry(*segment)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
     }
-    match (inner, value) {
-        (None, Some(v)) => {
-            obj.insert(top.to_owned(), v);
-        }
-        (None, None) => {
-            obj.remove(top);
-        }
-        (Some(name), v) => {
-            let map = obj
-                .get_mut(top)
-                .and_then(Value::as_object_mut)
-                .ok_or_else(|| {
-                    CliError::new(format!("{top} has no keys inside"))
-                        .fix(format!("set it whole: {top}=VALUE"))
-                })?;
-            match v {
-                Some(v) => {
-                    map.insert(name.to_owned(), v);
-                }
-                None => {
-                    map.remove(name);
-                }
-            }
-        }
-    }
+    let map = at
+        .as_object_mut()
+        .ok_or_else(|| not_an_object(top, parents))?;
+    match value {
+        Some(v) => map.insert((*last).to_owned(), v),
+        None => map.remove(*last),
+    };
     Ok(())
 }
 
-fn unknown_key(key: &str) -> CliError {
-    CliError::new(format!("{key} is not a config key"))
-        .fix("keys are featureFlags[.NAME], allowedOrigins, indexedFields[.RESOURCE], uploads[.maxBytes|.allowedMimeTypes]")
+fn not_an_object(top: &str, path: &[&str]) -> CliError {
+    let name = std::iter::once(top)
+        .chain(path.iter().copied())
+        .collect::<Vec<_>>()
+        .join(".");
+    CliError::new(format!("{name} is not an object, so it has no keys inside"))
+        .fix(format!("set it whole: {name}=VALUE"))
 }
 
 #[cfg(test)]
@@ -258,9 +295,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn empty() -> Value {
+        serde_json::to_value(ConfigBody {
+            settings: Some(config::Settings::new()),
+            ..ConfigBody::default()
+        })
+        .unwrap()
+    }
+
     #[test]
     fn keys_set_unset_and_read() {
-        let mut body = serde_json::to_value(ConfigBody::default()).unwrap();
+        let mut body = empty();
         set(&mut body, "featureFlags.beta.checkout", Some(json!(true))).unwrap();
         set(&mut body, "indexedFields.orders", Some(json!(["status"]))).unwrap();
         set(&mut body, "uploads.maxBytes", Some(json!(5))).unwrap();
@@ -280,8 +325,47 @@ mod tests {
             parse_body(body.clone(), "x").unwrap().uploads.max_bytes,
             config::DEFAULT_UPLOAD_BYTES
         );
-        assert!(set(&mut body, "nope", Some(json!(1))).is_err());
         set(&mut body, "featureFlags.x", Some(json!("yes"))).unwrap();
         assert!(parse_body(body, "x").is_err());
+    }
+
+    #[test]
+    fn settings_paths_descend_into_objects() {
+        let mut body = empty();
+        set(&mut body, "settings.theme", Some(json!("dark"))).unwrap();
+        set(&mut body, "settings.colors.primary", Some(json!("#123"))).unwrap();
+        assert_eq!(
+            body["settings"],
+            json!({"theme": "dark", "colors": {"primary": "#123"}})
+        );
+        assert_eq!(
+            lookup(&body, "settings.colors.primary").unwrap(),
+            json!("#123")
+        );
+        assert_eq!(lookup(&body, "settings.nope.deeper").unwrap(), Value::Null);
+        let err = set(&mut body, "settings.theme.shade", Some(json!(1))).unwrap_err();
+        assert!(
+            err.problem.contains("settings.theme is not an object"),
+            "{err:?}"
+        );
+        set(&mut body, "settings.colors", None).unwrap();
+        assert_eq!(body["settings"], json!({"theme": "dark"}));
+        let parsed = parse_body(body.clone(), "x").unwrap();
+        assert_eq!(parsed.settings.unwrap()["theme"], "dark");
+        assert!(set(&mut body, "settings..x", Some(json!(1))).is_err());
+    }
+
+    #[test]
+    fn other_keys_are_refused_naming_settings() {
+        let mut body = empty();
+        for key in ["theme", "colour.primary"] {
+            let err = set(&mut body, key, Some(json!("dark"))).unwrap_err();
+            assert_eq!(err.problem, format!("{key} is not a config key"));
+            let fix = err.fix.unwrap();
+            assert!(fix.contains(&format!("settings.{key}=VALUE")), "{fix}");
+        }
+        let err = parse_body(json!({"theme": "dark"}), "shop.yaml").unwrap_err();
+        assert!(err.fix.unwrap().contains("settings.theme"));
+        assert_eq!(body, empty(), "nothing was changed");
     }
 }

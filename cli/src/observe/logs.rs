@@ -17,8 +17,9 @@ use crate::args::{GlobalArgs, LogsArgs, OutputFormat};
 use crate::aws::{Aws, aws_error, error_code};
 use crate::error::{CliError, Result};
 use crate::project::Project;
-use crate::stage::{self, FUNCTIONS, Stage};
+use crate::stage::{self, Stage};
 use crate::terminal::{Style, Terminal};
+use ob_core::functions;
 
 use super::log_line::LogEvent;
 
@@ -41,12 +42,12 @@ impl LogsPlan {
     /// Checks every flag before any AWS call.
     pub fn new(args: &LogsArgs, project: &Project, now_ms: i64) -> Result<Self> {
         let stage = stage::load(project, &args.target.stage)?;
+        let names: Vec<&str> = functions::ALL.iter().map(|f| f.name).collect();
         for name in &args.functions {
-            if !FUNCTIONS.contains(&name.as_str()) {
-                let mut err = CliError::new(format!("--function {name}: no such function")).detail(
-                    format!("the stage's functions are {}", FUNCTIONS.join(", ")),
-                );
-                if let Some(close) = stage::closest(name, FUNCTIONS.into_iter()) {
+            if !names.contains(&name.as_str()) {
+                let mut err = CliError::new(format!("--function {name}: no such function"))
+                    .detail(format!("the stage's functions are {}", names.join(", ")));
+                if let Some(close) = stage::closest(name, names.iter().copied()) {
                     err = err.fix(format!("did you mean --function {close}?"));
                 }
                 return Err(err);
@@ -60,12 +61,12 @@ impl LogsPlan {
             return Err(CliError::new("--limit must be at least 1"));
         }
         let filter = args.filter.clone().filter(|f| !f.trim().is_empty());
-        let groups = FUNCTIONS
+        let groups = functions::ALL
             .iter()
-            .filter(|f| args.functions.is_empty() || args.functions.iter().any(|a| a == *f))
+            .filter(|f| args.functions.is_empty() || args.functions.iter().any(|a| a == f.name))
             .map(|f| {
                 (
-                    (*f).to_owned(),
+                    f.name.to_owned(),
                     stage::log_group(&stage.config.stack_name, f),
                 )
             })

@@ -1,5 +1,6 @@
 //! The placeholder values a stage gives its template fragments.
 
+use ob_core::functions::FunctionDef;
 use serde_yaml::Value;
 
 use super::subst::Vars;
@@ -61,6 +62,16 @@ pub fn stage_vars(stage: &Stage) -> Vars {
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(
         &mut v,
+        "appRequestsPerMinute",
+        c.api.limits.app_requests_per_minute,
+    );
+    put(
+        &mut v,
+        "clientRequestsPerMinute",
+        c.api.limits.client_requests_per_minute,
+    );
+    put(
+        &mut v,
         "accessTokenTtlSeconds",
         c.auth.access_token_ttl_seconds,
     );
@@ -69,6 +80,7 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "refreshTokenTtlSeconds",
         c.auth.refresh_token_ttl_seconds,
     );
+    put(&mut v, "sessionMaxSeconds", c.auth.session_max_seconds);
     put(&mut v, "bcryptCost", c.auth.bcrypt_cost);
     put(&mut v, "maxUploadBytes", c.files.max_upload_bytes);
     put(&mut v, "urlExpirySeconds", c.files.url_expiry_seconds);
@@ -77,11 +89,11 @@ pub fn stage_vars(stage: &Stage) -> Vars {
 }
 
 /// Values for one instance of the per-function fragments.
-pub fn function_vars(stage: &Stage, base: &Vars, function: &str) -> Vars {
-    let sizing = stage.config.lambda.sizing(function);
+pub fn function_vars(stage: &Stage, base: &Vars, function: &FunctionDef) -> Vars {
+    let sizing = stage.config.lambda.sizing(function.name);
     let mut v = base.clone();
-    put(&mut v, "fn.name", function);
-    put(&mut v, "fn.Name", pascal_case(function));
+    put(&mut v, "fn.name", function.name);
+    put(&mut v, "fn.Name", function.resource_prefix());
     put(&mut v, "fn.memoryMb", sizing.memory_mb);
     put(&mut v, "fn.timeoutSeconds", sizing.timeout_seconds);
     v
@@ -101,13 +113,4 @@ pub fn table_vars(base: &Vars, table: &ob_core::tables::TableDef) -> Vars {
     put(&mut v, "table.logicalId", table.logical_id);
     put(&mut v, "table.output", table.output);
     v
-}
-
-/// `auth` → `Auth`: the prefix of a function's logical ids.
-pub(super) fn pascal_case(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }

@@ -1,8 +1,8 @@
 //! The stage's CloudWatch dashboard, built from the typed definitions and the merged template.
 //!
-//! Functions come from the stage's function list, tables and queues from
-//! ob-core, custom metrics from ob-metrics' catalog, stream consumers and
-//! alarms from the template being rendered, so each new function, table,
+//! Functions (and the stream mappings feeding them), tables and queues come
+//! from ob-core, custom metrics from ob-metrics' catalog, alarms from the
+//! template being rendered, so each new function, table,
 //! queue, stream mapping or alarm gets its widget line without an edit here.
 //! The body is a `Fn::Sub` string: `${Resource}` references resolve to the
 //! deployed names (functions, tables, the HTTP API).
@@ -13,8 +13,9 @@ use ob_metrics::catalog::{self, MetricDef, NAMESPACE};
 use serde_json::{Value, json};
 use serde_yaml::{Mapping, Value as Yaml};
 
-use super::context::pascal_case;
-use crate::stage::{FUNCTIONS, Stage};
+use ob_core::functions;
+
+use crate::stage::Stage;
 
 const REGION: &str = "${AWS::Region}";
 /// Five-minute points: what the alarms evaluate and what CloudWatch keeps longest.
@@ -114,9 +115,9 @@ fn threshold(label: &str, value: f64) -> Value {
 pub fn body(inputs: &Inputs<'_>) -> Yaml {
     let stage = inputs.stage.name.as_str();
     let alarms = &inputs.stage.config.alarms;
-    let functions: Vec<(&str, String)> = FUNCTIONS
+    let functions: Vec<(&str, String)> = functions::ALL
         .iter()
-        .map(|f| (*f, format!("{}Function", pascal_case(f))))
+        .map(|f| (f.name, f.logical_id()))
         .collect();
     let mut grid = Grid::default();
 
@@ -214,9 +215,13 @@ pub fn body(inputs: &Inputs<'_>) -> Yaml {
     );
 
     grid.title("## Realtime, sign-ins and queues");
-    let consumers: Vec<Value> = of_type(inputs.template, "AWS::Lambda::EventSourceMapping")
-        .filter_map(|(_, m)| m.get("Properties")?.get("FunctionName")?.get("Ref")?.as_str())
-        .map(|f| json!(["AWS/Lambda", "IteratorAge", "FunctionName", format!("${{{f}}}"), {"stat": "Maximum", "label": format!("{f} iterator age")}]))
+    let consumers: Vec<Value> = functions::ALL
+        .iter()
+        .filter(|f| !f.event_sources.is_empty())
+        .map(|f| {
+            let id = f.logical_id();
+            json!(["AWS/Lambda", "IteratorAge", "FunctionName", format!("${{{id}}}"), {"stat": "Maximum", "label": format!("{} iterator age", f.name)}])
+        })
         .collect();
     grid.graph(
         "Stream iterator age (ms)",

@@ -3,6 +3,8 @@
 mod load;
 mod validate;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::args::BuildProfile;
@@ -82,16 +84,9 @@ fn release() -> BuildProfile {
     BuildProfile::Release
 }
 
-/// Per-function overrides of the defaults; one field per function of the stack.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FunctionOverrides {
-    pub auth: Option<FunctionSettings>,
-    pub data: Option<FunctionSettings>,
-    pub files: Option<FunctionSettings>,
-    pub admin: Option<FunctionSettings>,
-    pub realtime: Option<FunctionSettings>,
-}
+/// Per-function overrides of the defaults, keyed by function name
+/// (`ob_core::functions`); an unknown name is a validation error.
+pub type FunctionOverrides = BTreeMap<String, FunctionSettings>;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -152,6 +147,26 @@ pub struct MetricsSettings {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Api {
     pub throttling: Throttling,
+    /// Per-minute request limits per app and per client address (each app's
+    /// config may set its own).
+    #[serde(default)]
+    pub limits: RequestLimits,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestLimits {
+    pub app_requests_per_minute: u32,
+    pub client_requests_per_minute: u32,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            app_requests_per_minute: 6000,
+            client_requests_per_minute: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -168,7 +183,15 @@ pub struct Throttling {
 pub struct Auth {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
+    /// Absolute lifetime of a session from its login; refreshes end then.
+    #[serde(default = "default_session_max")]
+    pub session_max_seconds: u32,
     pub bcrypt_cost: u32,
+}
+
+/// 90 days.
+fn default_session_max() -> u32 {
+    90 * 86_400
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -185,16 +208,10 @@ pub struct Audit {
     pub retention_days: u32,
 }
 
-/// The stack's functions, in template order.
-pub const FUNCTIONS: [&str; 5] = ["auth", "data", "files", "admin", "realtime"];
-
-/// The log group Lambda writes a function's output to (the template names it so).
-pub fn log_group(stack_name: &str, function: &str) -> String {
-    format!("/aws/lambda/{stack_name}-{function}")
+/// The log group Lambda writes a function's output to (`templates/function.yaml` names it so).
+pub fn log_group(stack_name: &str, function: &ob_core::functions::FunctionDef) -> String {
+    format!("/aws/lambda/{stack_name}-{}", function.name)
 }
-
-/// Functions behind the HTTP API, bound by API Gateway's 30-second integration timeout.
-pub const HTTP_FUNCTIONS: [&str; 4] = ["auth", "data", "files", "admin"];
 
 /// Resolved memory and timeout of one function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,22 +221,9 @@ pub struct FunctionSizing {
 }
 
 impl Lambda {
-    /// The override of a function by name, if the stage sets one.
-    fn override_for(&self, function: &str) -> Option<FunctionSettings> {
-        let o = &self.functions;
-        match function {
-            "auth" => o.auth,
-            "data" => o.data,
-            "files" => o.files,
-            "admin" => o.admin,
-            "realtime" => o.realtime,
-            _ => None,
-        }
-    }
-
     /// Memory and timeout of `function`: its override, else the stage default.
     pub fn sizing(&self, function: &str) -> FunctionSizing {
-        let o = self.override_for(function).unwrap_or_default();
+        let o = self.functions.get(function).copied().unwrap_or_default();
         FunctionSizing {
             memory_mb: o.memory_mb.unwrap_or(self.memory_mb),
             timeout_seconds: o.timeout_seconds.unwrap_or(self.timeout_seconds),

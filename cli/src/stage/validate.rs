@@ -1,6 +1,8 @@
 //! Checks of a parsed stage that types alone cannot express, all reported at once.
 
-use super::{FUNCTIONS, HTTP_FUNCTIONS, StageConfig};
+use ob_core::functions;
+
+use super::StageConfig;
 use crate::error::{CliError, Result};
 
 /// Retention periods CloudWatch Logs accepts.
@@ -8,6 +10,14 @@ const LOG_RETENTION_DAYS: [u32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 ];
+
+/// The emulator's stage: the only one allowed a bcrypt cost under `MIN_BCRYPT_COST`.
+pub const LOCAL_STAGE: &str = "local";
+/// The lowest bcrypt cost a real stage may use (the functions refuse less too).
+pub const MIN_BCRYPT_COST: u32 = 10;
+
+/// The longest access-token lifetime a stage may set (one hour).
+pub const MAX_ACCESS_TOKEN_TTL: u32 = 3600;
 
 /// One problem: the key path and what is wrong with it, including what is allowed.
 struct Problem {
@@ -68,18 +78,29 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
             join(&LOG_RETENTION_DAYS)
         ),
     );
-    for function in FUNCTIONS {
+    for name in lambda.functions.keys() {
+        check(
+            functions::FunctionDef::by_name(name).is_some(),
+            &format!("lambda.functions.{name}"),
+            format!(
+                "is not a function of the stack; functions: {}",
+                functions::ALL
+                    .iter()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    for def in functions::ALL {
+        let function = def.name;
         let sizing = lambda.sizing(function);
         check(
             (128..=10240).contains(&sizing.memory_mb),
             &format!("lambda.functions.{function}.memoryMb"),
             format!("{} MB is outside Lambda's 128-10240 MB", sizing.memory_mb),
         );
-        let max_timeout = if HTTP_FUNCTIONS.contains(&function) {
-            29
-        } else {
-            900
-        };
+        let max_timeout = if def.serves_http() { 29 } else { 900 };
         check(
             (1..=max_timeout).contains(&sizing.timeout_seconds),
             &format!("lambda.functions.{function}.timeoutSeconds"),
@@ -136,11 +157,38 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
         ),
     );
 
+    let l = &c.api.limits;
+    for (key, value) in [
+        ("api.limits.appRequestsPerMinute", l.app_requests_per_minute),
+        (
+            "api.limits.clientRequestsPerMinute",
+            l.client_requests_per_minute,
+        ),
+    ] {
+        check(
+            (1..=1_000_000).contains(&value),
+            key,
+            format!("{value} is outside 1-1000000 requests per minute"),
+        );
+    }
+
     let a = &c.auth;
     check(
-        (60..=86_400).contains(&a.access_token_ttl_seconds),
+        (60..=MAX_ACCESS_TOKEN_TTL).contains(&a.access_token_ttl_seconds),
         "auth.accessTokenTtlSeconds",
-        format!("{} is outside 60-86400 seconds", a.access_token_ttl_seconds),
+        format!(
+            "{} is outside 60-{MAX_ACCESS_TOKEN_TTL} seconds: an access token is not re-checked \
+             on reads, so a disabled user keeps reading until it expires",
+            a.access_token_ttl_seconds
+        ),
+    );
+    check(
+        a.session_max_seconds >= a.refresh_token_ttl_seconds && a.session_max_seconds <= 31_536_000,
+        "auth.sessionMaxSeconds",
+        format!(
+            "{} must be at least refreshTokenTtlSeconds ({}) and at most 31536000 (one year)",
+            a.session_max_seconds, a.refresh_token_ttl_seconds
+        ),
     );
     check(
         a.refresh_token_ttl_seconds > a.access_token_ttl_seconds
@@ -156,6 +204,15 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
         "auth.bcryptCost",
         format!(
             "{} is outside bcrypt's 4-31 (10-12 is usual; each step doubles the time)",
+            a.bcrypt_cost
+        ),
+    );
+    check(
+        stage == LOCAL_STAGE || a.bcrypt_cost >= MIN_BCRYPT_COST,
+        "auth.bcryptCost",
+        format!(
+            "{} is below {MIN_BCRYPT_COST}: only the `{LOCAL_STAGE}` stage (the emulator) may hash \
+             passwords this cheaply; use 10-12",
             a.bcrypt_cost
         ),
     );

@@ -88,16 +88,6 @@ impl AppKey {
             ))
         }
     }
-
-    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(&format!(
-                "API key lacks the '{scope}' scope"
-            )))
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for AppKey {
@@ -161,5 +151,24 @@ impl FromRequestParts<AppState> for AuthUser {
             ));
         }
         Ok(Self { claims, key })
+    }
+}
+
+/// The signed-in user when the request carries `Authorization`, else `None`.
+/// A token that is present but invalid is refused (401) rather than ignored,
+/// so a client whose token expired learns it instead of silently getting less.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Self(None));
+        }
+        AuthUser::from_request_parts(parts, state)
+            .await
+            .map(|user| Self(Some(user)))
     }
 }

@@ -17,15 +17,15 @@ pub struct Tables {
     pub data: String,
     pub connections: String,
     pub files: String,
+    pub limits: String,
 }
 
 impl Tables {
-    /// Reads each table's name from its `TableDef::env_var`, as the Lambdas
-    /// receive them. A function is only given the tables it may touch, so a
-    /// missing variable resolves to an empty name and fails on first use (with
-    /// the table named in the error) rather than at start-up.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|def| std::env::var(def.env_var).ok())
+    /// The tables a function declares, by the names its environment carries
+    /// (`TableDef::env_var`). Tables it does not declare stay unnamed and fail
+    /// on first use, naming the table.
+    pub fn from_function_env(env: &crate::env::FunctionEnv) -> Self {
+        Self::from_lookup(|def| env.table(def))
     }
 
     /// Resolves each table through `lookup` (obctl passes the stack outputs,
@@ -42,6 +42,7 @@ impl Tables {
             data: name(&tables::DATA),
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
+            limits: name(&tables::LIMITS),
         }
     }
 
@@ -54,7 +55,7 @@ impl Tables {
     pub(crate) fn require<'a>(name: &'a str, def: &TableDef) -> Result<&'a str> {
         if name.is_empty() {
             Err(Error::Internal(format!(
-                "table {} is not configured ({} unset)",
+                "table {} is not configured ({} unset: is it among the function's tables in functions.rs?)",
                 def.logical_id, def.env_var
             )))
         } else {
@@ -101,6 +102,9 @@ impl Store {
     }
     pub(crate) fn files_table(&self) -> Result<&str> {
         Tables::require(&self.tables.files, &tables::FILES)
+    }
+    pub(crate) fn limits_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.limits, &tables::LIMITS)
     }
 }
 

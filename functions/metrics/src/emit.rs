@@ -105,9 +105,6 @@ pub struct Metrics {
     sink: Arc<dyn Sink>,
 }
 
-/// The environment variable that turns on per-app route series (`true`).
-pub const PER_APP_ROUTES_ENV: &str = "METRICS_PER_APP_ROUTES";
-
 impl Metrics {
     pub fn new(stage: &str, detail: HttpDetail, sink: Arc<dyn Sink>) -> Self {
         Self {
@@ -120,17 +117,6 @@ impl Metrics {
     /// Publishes nothing.
     pub fn discard() -> Self {
         Self::new("none", HttpDetail::AppTotals, Arc::new(Discard))
-    }
-
-    /// For the Lambdas: the stage from `STAGE`, the detail from
-    /// [`PER_APP_ROUTES_ENV`], lines to standard output.
-    pub fn from_env() -> Self {
-        let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".to_owned());
-        let detail = match std::env::var(PER_APP_ROUTES_ENV).as_deref() {
-            Ok("true") => HttpDetail::AppRoutes,
-            _ => HttpDetail::AppTotals,
-        };
-        Self::new(&stage, detail, Arc::new(Stdout))
     }
 
     pub fn stage(&self) -> &str {

@@ -1,21 +1,21 @@
-//! `/config/{appId}`: read (API key) and replace (admin, optimistic concurrency by `If-Match`) an app's config.
+//! `/config/{appId}`: read (API key; `settings` for signed-in users), replace and patch (admins, `If-Match`) an app's config.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ob_core::api_keys::SCOPE_CONFIG_READ;
 use ob_core::audit::{Actor, NewEntry};
 use ob_core::config::{self, AppConfig, ConfigBody};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AppKey, AuthUser, Client};
+use crate::extract::{AppKey, AuthUser, Client, MaybeUser};
 use crate::json::Json;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_config, put_config))
+    OpenApiRouter::new().routes(routes!(get_config, put_config, patch_config))
 }
 
 /// The config with its version as a strong ETag.
@@ -49,39 +49,48 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         })
 }
 
-/// The app's public config.
+/// The app's config. `settings` is included only for a signed-in user of the
+/// app (send the access token); with the API key alone it is left out.
 #[utoipa::path(get, path = "/config/{appId}", tag = "config",
     params(("appId" = String, Path, description = "The app")),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["config:read"]), ("apiKey" = ["config:read"], "bearer" = [])),
     responses(
         (status = 200, description = "The config; ETag carries its version", body = AppConfig),
-        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or other-app API key, or an invalid access token", body = ErrorBody),
         (status = 403, description = "The key lacks the config:read scope", body = ErrorBody),
     ))]
 async fn get_config(
     State(state): State<AppState>,
     key: AppKey,
+    user: MaybeUser,
     Path(app_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    key.require_scope(SCOPE_CONFIG_READ)?;
     key.check_app(&app_id)?;
-    Ok(with_etag(config::get(state.store(), &app_id).await?))
+    let config = match user.0 {
+        Some(_) => config::get(state.store(), &app_id).await?,
+        None => config::get_system(state.store(), &app_id)
+            .await?
+            .without_settings(),
+    };
+    Ok(with_etag(config))
 }
 
-/// Replace the app's config (admin role). With `If-Match`, only if that version is current.
+/// Replace the app's config (admin role): every key, `settings` included; keys
+/// left out return to their defaults. With `If-Match`, only if that version is current.
 #[utoipa::path(put, path = "/config/{appId}", tag = "config",
     params(
         ("appId" = String, Path, description = "The app"),
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
     request_body = ConfigBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["config:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
-        (status = 400, description = "Invalid config", body = ErrorBody),
+        (status = 400, description = "Invalid config, or a key that is not a config key (app values go under settings)", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
         (status = 403, description = "Not an admin of the app", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+        (status = 413, description = "settings is larger than 32 KiB of JSON", body = ErrorBody),
     ))]
 async fn put_config(
     State(state): State<AppState>,
@@ -89,16 +98,62 @@ async fn put_config(
     client: Client,
     Path(app_id): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<ConfigBody>,
+    Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
     user.require_admin()?;
     let expected = expected_version(&headers)?;
-    let (new, old) = config::put(state.store(), &app_id, body, expected).await?;
-    state.forget_app(&app_id);
+    let body = ConfigBody::from_json(body)?;
+    let written = config::put(state.store(), &app_id, body, expected).await?;
+    Ok(with_etag(audited(&state, &user, client, written).await))
+}
+
+/// Change part of the app's config (admin role) with a JSON Merge Patch
+/// (RFC 7396): `{"settings": {"theme": "dark"}}` sets one setting, `null`
+/// removes a key. With `If-Match`, only onto that version; without, onto the
+/// current one.
+#[utoipa::path(patch, path = "/config/{appId}", tag = "config",
+    params(
+        ("appId" = String, Path, description = "The app"),
+        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+    ),
+    request_body(content = Object, content_type = "application/merge-patch+json",
+        description = "Keys to change; objects merge, null removes"),
+    security(("apiKey" = ["config:write"], "bearer" = [])),
+    responses(
+        (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
+        (status = 400, description = "The result is not a valid config", body = ErrorBody),
+        (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 403, description = "Not an admin of the app", body = ErrorBody),
+        (status = 412, description = "If-Match names a stale version", body = ErrorBody),
+        (status = 413, description = "settings would be larger than 32 KiB of JSON", body = ErrorBody),
+    ))]
+async fn patch_config(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: Client,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Json(changes): Json<Value>,
+) -> Result<Response, ApiError> {
+    user.key.check_app(&app_id)?;
+    user.require_admin()?;
+    let expected = expected_version(&headers)?;
+    let written = config::patch(state.store(), &app_id, &changes, expected).await?;
+    Ok(with_etag(audited(&state, &user, client, written).await))
+}
+
+/// Records a config write by a user and returns the new config.
+async fn audited(
+    state: &AppState,
+    user: &AuthUser,
+    client: Client,
+    (new, old): (AppConfig, AppConfig),
+) -> AppConfig {
+    state.forget_app(&new.app_id);
     state
         .audit(NewEntry {
-            app_id: app_id.clone(),
+            app_id: new.app_id.clone(),
             actor: Actor::User(user.claims.sub.clone()),
             action: "config.update".into(),
             target: format!("config:v{}", new.version),
@@ -106,7 +161,7 @@ async fn put_config(
             origin: client.0,
         })
         .await;
-    Ok(with_etag(new))
+    new
 }
 
 #[cfg(test)]

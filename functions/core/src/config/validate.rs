@@ -1,0 +1,146 @@
+//! Limits and name rules of the system keys; every error names the offending field.
+
+use super::{ConfigBody, MAX_REQUESTS_PER_MINUTE, MAX_UPLOAD_BYTES, settings};
+use crate::apps::validate_origin;
+use crate::error::{Error, Result};
+
+const MAX_FLAGS: usize = 200;
+const MAX_ORIGINS: usize = 50;
+const MAX_RESOURCES: usize = 50;
+const MAX_FIELDS_PER_RESOURCE: usize = 10;
+const MAX_MIME_TYPES: usize = 50;
+
+fn name_ok(name: &str, max: usize, extra: &[u8], first_alpha: bool) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+        && (!first_alpha
+            || name
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_'))
+}
+
+/// Checks every limit and name of a config body.
+pub(super) fn body(config: &ConfigBody) -> Result<()> {
+    feature_flags(config)?;
+    allowed_origins(config)?;
+    indexed_fields(config)?;
+    uploads(config)?;
+    limits(config)?;
+    if let Some(values) = &config.settings {
+        settings::check_size(values)?;
+    }
+    Ok(())
+}
+
+fn feature_flags(config: &ConfigBody) -> Result<()> {
+    if config.feature_flags.len() > MAX_FLAGS {
+        return Err(Error::invalid(
+            "featureFlags",
+            format!("at most {MAX_FLAGS} flags"),
+        ));
+    }
+    for name in config.feature_flags.keys() {
+        if !name_ok(name, 64, b"_.-", false) {
+            return Err(Error::invalid(
+                format!("featureFlags.{name}"),
+                "flag names are 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn allowed_origins(config: &ConfigBody) -> Result<()> {
+    if config.allowed_origins.len() > MAX_ORIGINS {
+        return Err(Error::invalid(
+            "allowedOrigins",
+            format!("at most {MAX_ORIGINS} origins"),
+        ));
+    }
+    for (i, origin) in config.allowed_origins.iter().enumerate() {
+        validate_origin(&format!("allowedOrigins[{i}]"), origin)?;
+    }
+    Ok(())
+}
+
+fn indexed_fields(config: &ConfigBody) -> Result<()> {
+    if config.indexed_fields.len() > MAX_RESOURCES {
+        return Err(Error::invalid(
+            "indexedFields",
+            format!("at most {MAX_RESOURCES} resources"),
+        ));
+    }
+    for (resource, fields) in &config.indexed_fields {
+        // The same rule as the data API's resource names, so any resource can be indexed.
+        if crate::data::validate_resource(resource).is_err() {
+            return Err(Error::invalid(
+                format!("indexedFields.{resource}"),
+                "resource names are 1 to 64 characters of A-Z, a-z, 0-9, '_', '-'",
+            ));
+        }
+        if fields.len() > MAX_FIELDS_PER_RESOURCE {
+            return Err(Error::invalid(
+                format!("indexedFields.{resource}"),
+                format!("at most {MAX_FIELDS_PER_RESOURCE} indexed fields per resource"),
+            ));
+        }
+        for (i, field) in fields.iter().enumerate() {
+            if !name_ok(field, 64, b"_", true) || fields[..i].contains(field) {
+                return Err(Error::invalid(
+                    format!("indexedFields.{resource}[{i}]"),
+                    "field names are distinct identifiers of A-Z, a-z, 0-9, '_'",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn limits(config: &ConfigBody) -> Result<()> {
+    let l = &config.limits;
+    for (name, value) in [
+        ("limits.requestsPerMinute", l.requests_per_minute),
+        (
+            "limits.requestsPerMinutePerClient",
+            l.requests_per_minute_per_client,
+        ),
+    ] {
+        if value.is_some_and(|v| !(1..=MAX_REQUESTS_PER_MINUTE).contains(&v)) {
+            return Err(Error::invalid(
+                name,
+                format!("must be 1 to {MAX_REQUESTS_PER_MINUTE}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn uploads(config: &ConfigBody) -> Result<()> {
+    if !(1..=MAX_UPLOAD_BYTES).contains(&config.uploads.max_bytes) {
+        return Err(Error::invalid(
+            "uploads.maxBytes",
+            format!("must be 1 to {MAX_UPLOAD_BYTES}"),
+        ));
+    }
+    if config.uploads.allowed_mime_types.len() > MAX_MIME_TYPES {
+        return Err(Error::invalid(
+            "uploads.allowedMimeTypes",
+            format!("at most {MAX_MIME_TYPES} types"),
+        ));
+    }
+    for (i, mime) in config.uploads.allowed_mime_types.iter().enumerate() {
+        let ok = mime.split_once('/').is_some_and(|(kind, sub)| {
+            name_ok(kind, 64, b"-.+", false) && (sub == "*" || name_ok(sub, 128, b"-.+", false))
+        });
+        if !ok {
+            return Err(Error::invalid(
+                format!("uploads.allowedMimeTypes[{i}]"),
+                "must be type/subtype or type/*",
+            ));
+        }
+    }
+    Ok(())
+}
