@@ -27,7 +27,7 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let store = api.store().clone();
     let follower = StreamFollower::for_table(
         &store.client,
-        aws_sdk_dynamodbstreams::Client::new(&aws.config),
+        aws.dynamodb_streams(),
         &store.tables.data,
     )
     .await
@@ -109,12 +109,14 @@ async fn backend(
     let files = FileStore::new(aws.s3(), output("FilesBucketName")?);
     let settings = settings(stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
+        .map_err(fail)?;
     let realtime = Realtime {
-        store: store.clone(),
+        store,
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
+        metrics: api.metrics().clone(),
     };
-    let api = AppState::with_files(store, Some(files), &signing_key, settings).map_err(fail)?;
     Ok((api, realtime))
 }
 
@@ -128,11 +130,16 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
         issuer: ob_api::state::issuer_for(&stage.name),
         access_ttl_secs: i64::from(c.auth.access_token_ttl_seconds),
         refresh_ttl_secs: i64::from(c.auth.refresh_token_ttl_seconds),
+        session_max_secs: i64::from(c.auth.session_max_seconds),
         bcrypt_cost: c.auth.bcrypt_cost,
         stage_origins: origins,
         audit_retention_days: c.audit.retention_days,
         max_upload_bytes: c.files.max_upload_bytes,
         url_expiry_secs: u64::from(c.files.url_expiry_seconds),
+        request_limits: ob_api::limits::RateLimits {
+            per_app: c.api.limits.app_requests_per_minute,
+            per_client: c.api.limits.client_requests_per_minute,
+        },
         ..Settings::default()
     }
 }
