@@ -25,16 +25,13 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
     let (api, realtime) = backend(&aws, &stage, address).await?;
     let store = api.store().clone();
-    let follower = StreamFollower::for_table(
-        &store.client,
-        aws.dynamodb_streams(),
-        &store.tables.data,
-    )
-    .await
-    .map_err(|err| {
-        CliError::new(format!("cannot follow the data table's stream: {err}"))
-            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-    })?;
+    let follower =
+        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
+            .await
+            .map_err(|err| {
+                CliError::new(format!("cannot follow the data table's stream: {err}"))
+                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+            })?;
     let listener = super::stack::listen(address).await?;
 
     println!(

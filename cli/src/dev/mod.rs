@@ -105,7 +105,10 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         http,
         websocket,
     };
-    let app = server::router(gateway, address.port(), axum::Router::new())
+    // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
+    // can read every function's output from `events` (e.g. EMF lines on stdout).
+    let dev_endpoints = axum::Router::new();
+    let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
