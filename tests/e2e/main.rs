@@ -18,6 +18,7 @@ mod api_meta;
 mod api_scopes;
 mod api_sessions;
 mod api_settings;
+mod bootstrap_policy;
 mod deploy;
 mod deploy_replay;
 mod emulator;

@@ -328,11 +328,19 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
 fn roles_grant_only_what_their_functions_call() {
     let template = rendered("prod");
     let expected: [(&str, &str, &[&str]); 6] = [
-        ("AuthRole", "Users", &["dynamodb:GetItem", "dynamodb:PutItem"]),
+        (
+            "AuthRole",
+            "Users",
+            &["dynamodb:GetItem", "dynamodb:PutItem"],
+        ),
         (
             "AuthRole",
             "Sessions",
-            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
         ),
         ("AdminRole", "Config", &["dynamodb:UpdateItem"]),
         (
@@ -391,5 +399,19 @@ fn roles_grant_only_what_their_functions_call() {
             condition["StringEqualsIfExists"]["dynamodb:ReturnValues"],
             "NONE"
         );
+    }
+}
+
+#[test]
+fn every_role_carries_the_permissions_boundary() {
+    for stage in ["local", "dev", "prod"] {
+        let template = rendered(stage);
+        for (id, role) in of_type(&template, "AWS::IAM::Role") {
+            assert_eq!(
+                role["Properties"]["PermissionsBoundary"],
+                serde_yaml::from_str::<Value>("{Ref: PermissionsBoundaryArn}").expect("yaml"),
+                "{stage}: {id}"
+            );
+        }
     }
 }
