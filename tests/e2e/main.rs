@@ -9,6 +9,7 @@ mod api_auth;
 mod api_bad_input;
 mod api_config;
 mod api_data;
+mod api_data_budget;
 mod api_data_query;
 mod api_files;
 mod api_isolation;
