@@ -24,6 +24,7 @@ from moto.cloudformation import models as cloudformation_models
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
+import cloudwatch_fixes
 import dynamodb_fixes
 
 
@@ -111,6 +112,9 @@ def main() -> int:
     dynamodb_fixes.keep_stream_records_for_readers()
     dynamodb_fixes.atomic_item_writes()
     dynamodb_fixes.transactions_touch_only_their_items()
+    cloudwatch_fixes.answer_rpc_v2_cbor()
+    cloudwatch_fixes.percentile_statistics()
+    cloudwatch_fixes.order_independent_dimensions()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:

@@ -189,6 +189,8 @@ pub struct Api {
     pub calls: CallLog,
     /// The emulator's SDK config, for clients of other services.
     pub sdk: aws_config::SdkConfig,
+    /// Every EMF line the API published, in order.
+    pub metrics: ob_metrics::Recorder,
     router: Router,
     // Dropped last: returns the emulator to the pool.
     _emulator: EmulatorGuard,
@@ -222,14 +224,22 @@ impl Api {
         } else {
             None
         };
+        let metrics = ob_metrics::Recorder::default();
+        let published = ob_metrics::Metrics::new(
+            &settings.stage,
+            ob_metrics::HttpDetail::AppTotals,
+            std::sync::Arc::new(metrics.clone()),
+        );
         let state = AppState::with_files(store.clone(), files, SIGNING_KEY, settings)
-            .expect("state builds");
+            .expect("state builds")
+            .with_metrics(published);
         Self {
             router: ob_api::router(state.clone()),
             store,
             state,
             calls,
             sdk,
+            metrics,
             _emulator: emulator,
         }
     }

@@ -65,23 +65,21 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
     let settings = settings(&stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
+        .map_err(fail)?;
     let realtime = Realtime {
         store: store.clone(),
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
+        metrics: api.metrics().clone(),
     };
-    let api =
-        AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
-    let follower = StreamFollower::for_table(
-        &store.client,
-        aws_sdk_dynamodbstreams::Client::new(&aws.config),
-        &store.tables.data,
-    )
-    .await
-    .map_err(|err| {
-        CliError::new(format!("cannot follow the data table's stream: {err}"))
-            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-    })?;
+    let follower =
+        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
+            .await
+            .map_err(|err| {
+                CliError::new(format!("cannot follow the data table's stream: {err}"))
+                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+            })?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| {

@@ -42,6 +42,22 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "alarmEmail",
         c.alarms.email.clone().unwrap_or_default(),
     );
+    put(&mut v, "latencyP99Ms", c.alarms.latency_p99_ms);
+    put(
+        &mut v,
+        "streamIteratorAgeMs",
+        u64::from(c.alarms.stream_iterator_age_seconds) * 1000,
+    );
+    // Environment values are strings in CloudFormation.
+    put(
+        &mut v,
+        "metricsPerAppRoutes",
+        if c.metrics.per_app_routes {
+            "true"
+        } else {
+            "false"
+        },
+    );
     put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(
@@ -80,6 +96,14 @@ pub fn function_vars(stage: &Stage, base: &Vars, function: &FunctionDef) -> Vars
     put(&mut v, "fn.Name", function.resource_prefix());
     put(&mut v, "fn.memoryMb", sizing.memory_mb);
     put(&mut v, "fn.timeoutSeconds", sizing.timeout_seconds);
+    v
+}
+
+/// Values for one dead-letter queue's alarm.
+pub fn queue_vars(base: &Vars, queue: &ob_core::queues::QueueDef) -> Vars {
+    let mut v = base.clone();
+    put(&mut v, "queue.logicalId", queue.logical_id);
+    put(&mut v, "queue.holds", queue.holds);
     v
 }
 

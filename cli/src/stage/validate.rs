@@ -123,6 +123,22 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
             format!("{email:?} is not an e-mail address; remove the key to send no e-mail"),
         );
     }
+    check(
+        (10..=30_000).contains(&c.alarms.latency_p99_ms),
+        "alarms.latencyP99Ms",
+        format!(
+            "{} is outside 10-30000 ms (API Gateway ends a request after 30 s)",
+            c.alarms.latency_p99_ms
+        ),
+    );
+    check(
+        (10..=86_400).contains(&c.alarms.stream_iterator_age_seconds),
+        "alarms.streamIteratorAgeSeconds",
+        format!(
+            "{} is outside 10-86400 seconds (stream records expire after 24 h)",
+            c.alarms.stream_iterator_age_seconds
+        ),
+    );
     let t = &c.api.throttling;
     check(
         (1..=10_000).contains(&t.rate_limit),

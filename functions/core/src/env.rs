@@ -37,6 +37,8 @@ pub enum EnvKind {
     Arn,
     /// An `http://` or `https://` URL.
     Url,
+    /// `true` or `false`.
+    Flag,
 }
 
 impl EnvVar {
@@ -83,6 +85,10 @@ impl EnvVar {
                     Err(format!("is {value:?}, not an http(s) URL"))
                 }
             }
+            EnvKind::Flag => match value {
+                "true" | "false" => Ok(()),
+                _ => Err(format!("is {value:?}, not true or false")),
+            },
         }
     }
 }
@@ -173,6 +179,11 @@ pub const URL_EXPIRY_SECONDS: EnvVar = EnvVar {
         max: 604_800,
     },
 };
+/// Whether the function also publishes each app's per-route metrics (the stage's `metrics.perAppRoutes`).
+pub const METRICS_PER_APP_ROUTES: EnvVar = EnvVar {
+    name: "METRICS_PER_APP_ROUTES",
+    kind: EnvKind::Flag,
+};
 /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
 pub const WEBSOCKET_MANAGEMENT_URL: EnvVar = EnvVar {
     name: "WEBSOCKET_MANAGEMENT_URL",
@@ -256,6 +267,11 @@ impl FunctionEnv {
         self.values.get(var.name).map(String::as_str)
     }
 
+    /// The value of a `true`/`false` variable, or `None` when this function does not declare it.
+    pub fn flag(&self, var: &EnvVar) -> Option<bool> {
+        self.text(var).map(|v| v == "true")
+    }
+
     /// The value of a variable the function must declare; an error naming it otherwise.
     pub fn required(&self, var: &EnvVar) -> Result<&str, EnvError> {
         self.text(var).ok_or_else(|| EnvError {
@@ -308,6 +324,7 @@ mod tests {
         vec![
             ("STAGE", "dev"),
             ("RUST_LOG", "info"),
+            ("METRICS_PER_APP_ROUTES", "true"),
             (
                 "SIGNING_KEY_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
@@ -336,6 +353,7 @@ mod tests {
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
         assert_eq!(env.table(&crate::tables::USERS), None, "not admin's table");
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
+        assert_eq!(env.flag(&METRICS_PER_APP_ROUTES), Some(true));
     }
 
     #[test]
@@ -379,5 +397,7 @@ mod tests {
         assert!(WEBSOCKET_MANAGEMENT_URL.check("ftp://x").is_err());
         assert!(CORS_ORIGINS.check("a,,b").is_err());
         assert!(STAGE.check("  ").is_err());
+        assert!(METRICS_PER_APP_ROUTES.check("false").is_ok());
+        assert!(METRICS_PER_APP_ROUTES.check("yes").is_err());
     }
 }

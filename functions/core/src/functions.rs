@@ -78,9 +78,10 @@ impl FunctionDef {
 
 /// What every function behind the HTTP API reads (`ob_api::Settings`, audit,
 /// CORS, request limits).
-const HTTP_ENV: [EnvVar; 7] = [
+const HTTP_ENV: [EnvVar; 8] = [
     env::STAGE,
     env::RUST_LOG,
+    env::METRICS_PER_APP_ROUTES,
     env::SIGNING_KEY_SECRET_ARN,
     env::CORS_ORIGINS,
     env::AUDIT_RETENTION_DAYS,
@@ -106,6 +107,7 @@ pub const AUTH: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
@@ -157,6 +159,7 @@ pub const FILES: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
@@ -206,6 +209,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::WEBSOCKET_MANAGEMENT_URL,
     ],

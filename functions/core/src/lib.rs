@@ -18,6 +18,7 @@ pub mod functions;
 pub mod keys;
 pub mod limits;
 pub mod passwords;
+pub mod queues;
 pub mod realtime;
 pub mod route_key;
 pub mod scopes;

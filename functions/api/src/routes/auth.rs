@@ -8,6 +8,7 @@ use ob_core::sessions::{self, IssuedRefresh, Refresh};
 use ob_core::throttle::{self, LoginAttempt};
 use ob_core::users::{self, User};
 use ob_core::{Error, clock, passwords};
+use ob_metrics::AuthEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +17,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, AuthUser, Client};
 use crate::json::Json;
+use crate::request_id;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -83,6 +85,11 @@ fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthRe
         expires_in: ttl,
         token_type: "Bearer",
     })
+}
+
+/// Publishes a sign-in event of the key's app.
+fn count(state: &AppState, event: AuthEvent, app_id: &str) {
+    state.metrics().auth(event, app_id, &request_id::current());
 }
 
 fn entry(
@@ -154,6 +161,7 @@ async fn register(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
         axum::Json(tokens(&state, user, refresh)?),
@@ -193,7 +201,12 @@ async fn login(
         attempt.reserve(state.store()),
         users::find_by_email(state.store(), app_id, &email)
     );
-    reserved?;
+    if let Err(err) = reserved {
+        if matches!(err, Error::Throttled { .. }) {
+            count(&state, AuthEvent::LockOut, app_id);
+        }
+        return Err(err.into());
+    }
     let record = record?;
     // Unknown e-mails are verified against a dummy hash so both cases take as long.
     let hash = match &record {
@@ -221,6 +234,7 @@ async fn login(
                     &client,
                 ))
                 .await;
+            count(&state, AuthEvent::LoginFailure, app_id);
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
@@ -248,6 +262,7 @@ async fn login(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Login, app_id);
     Ok(axum::Json(tokens(&state, user, refresh)?))
 }
 
