@@ -222,7 +222,7 @@ fn each_role_names_only_its_own_resources_and_never_wildcards() {
     let others = |function: &str| -> &[&str] {
         match function {
             "files" => &["FilesBucket"],
-            "realtime" => &["WebSocketApi"],
+            "realtime" => &["WebSocketApi", "RealtimeFailedBatches"],
             _ => &[],
         }
     };
@@ -414,4 +414,22 @@ fn every_role_carries_the_permissions_boundary() {
             );
         }
     }
+}
+
+#[test]
+fn failed_stream_batches_are_kept_and_alarmed() {
+    let template = rendered("prod");
+    let resources = &template["Resources"];
+    let yaml = |text: &str| serde_yaml::from_str::<Value>(text).expect("yaml");
+    assert_eq!(
+        resources["RealtimeStreamMapping"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
+        yaml("{Fn::GetAtt: [RealtimeFailedBatches, Arn]}")
+    );
+    assert_eq!(
+        resources["RealtimeFailedBatches"]["Type"],
+        "AWS::SQS::Queue"
+    );
+    let alarm = &resources["RealtimeFailedBatchesNotEmptyAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(alarm["AlarmActions"], yaml("[{Ref: AlarmTopic}]"));
 }
