@@ -96,7 +96,7 @@ async fn deploy_lifecycle_on_the_emulator() {
     // Bootstrap is idempotent.
     let first = obctl(&emu, &["bootstrap", "--stage", "local", "--output", "json"]);
     ok(&first);
-    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(3));
+    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(4));
     let again = obctl(&emu, &["bootstrap", "--stage", "local", "--output", "json"]);
     ok(&again);
     assert_eq!(again.json()["created"], serde_json::json!([]));
