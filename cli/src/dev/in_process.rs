@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use ob_api::{AppState, Settings};
 use ob_core::files::FileStore;
 use ob_core::realtime::Realtime;
-use ob_core::tokens::TokenSigner;
+use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
 
 use crate::args::{DevArgs, GlobalArgs};
@@ -110,7 +110,7 @@ async fn backend(
         .map_err(fail)?;
     let realtime = Realtime {
         store,
-        signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
+        signer: Keyring::ready(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
     };
