@@ -45,6 +45,7 @@ fn service(store: Store, issuer: &str) -> (Realtime<Recorder>, ob_metrics::Recor
         signer: ob_core::signing::Keyring::ready(SIGNING_KEY, issuer).unwrap(),
         push: Recorder::default(),
         metrics,
+        stage_origins: vec!["https://stage.example".into()],
     };
     (realtime, lines)
 }

@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
             signer,
             push: ManagementApi::new(&sdk, endpoint),
             metrics: ob_api::state::function_metrics(&env),
+            stage_origins: env.list(&env::CORS_ORIGINS).unwrap_or_default(),
         })
     })
     .await?;
