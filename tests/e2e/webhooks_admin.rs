@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use ob_core::webhooks::deliveries::{self, DeliveryState};
+use ob_core::webhooks::send::Attempt;
 use ob_core::webhooks::{EventType, SigningSecret, SubscriptionState, signing, store};
 use ob_tests::emulator::emulator;
 use ob_tests::obctl::obctl;
@@ -150,6 +152,90 @@ async fn subscriptions_from_add_to_app_deletion() {
     );
     assert_eq!(store::list(&store, "shop").await.unwrap().len(), 1);
 
+    // deliveries: the log the worker writes, newest first; --failed keeps
+    // what is retrying or failed for good.
+    let ok_delivery = deliveries::create(&store, "shop", &id, "evt_ok", "data.created", "{}")
+        .await
+        .unwrap();
+    let failing = deliveries::create(&store, "shop", &id, "evt_bad", "data.created", "{}")
+        .await
+        .unwrap();
+    let attempt = |status: u16| Attempt {
+        delivered: status < 300,
+        status: Some(status),
+        error: None,
+        response_excerpt: format!("answer {status}"),
+        duration_ms: 12,
+        refused: false,
+    };
+    let now = ob_core::clock::now_epoch();
+    deliveries::record_attempt(
+        &store,
+        "shop",
+        &ok_delivery.delivery_id,
+        now,
+        &attempt(204),
+        DeliveryState::Delivered,
+        None,
+    )
+    .await
+    .unwrap();
+    deliveries::record_attempt(
+        &store,
+        "shop",
+        &failing.delivery_id,
+        now,
+        &attempt(503),
+        DeliveryState::Retrying,
+        Some(now + 5),
+    )
+    .await
+    .unwrap();
+    let log = json_run(&emu, &["webhooks", "deliveries", "--app", "shop"]);
+    let ids: Vec<&str> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["deliveryId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            failing.delivery_id.as_str(),
+            ok_delivery.delivery_id.as_str()
+        ]
+    );
+    let failed = json_run(
+        &emu,
+        &["webhooks", "deliveries", "--app", "shop", "--failed"],
+    );
+    let only = &failed["deliveries"][0];
+    assert_eq!(failed["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(only["eventId"], "evt_bad");
+    assert_eq!(only["state"], "retrying");
+    assert_eq!(only["nextRetryAt"], now + 5);
+    assert_eq!(only["attempts"][0]["status"], 503);
+    assert_eq!(only["attempts"][0]["responseExcerpt"], "answer 503");
+    assert!(only.get("body").is_none(), "the body is not listed");
+    let text = obctl(
+        &emu,
+        &[
+            "webhooks",
+            "deliveries",
+            "--stage",
+            "local",
+            "--app",
+            "shop",
+            "--failed",
+        ],
+    );
+    ok(&text);
+    assert!(
+        text.stdout.contains("retrying") && text.stdout.contains("503 answer 503"),
+        "{}",
+        text.stdout
+    );
+
     // remove.
     let removed = json_run(&emu, &["webhooks", "remove", "--app", "shop", &id]);
     assert_eq!(removed["action"], "removed");
@@ -191,7 +277,10 @@ async fn subscriptions_from_add_to_app_deletion() {
         .iter()
         .find(|t| t["store"] == "webhooks")
         .unwrap();
-    assert_eq!(webhooks["count"], 1);
+    assert_eq!(
+        webhooks["count"], 3,
+        "the subscription and the two logged deliveries"
+    );
     assert!(store::list(&store, "shop").await.unwrap().is_empty());
     assert_eq!(store::list(&store, "other").await.unwrap().len(), 1);
 }

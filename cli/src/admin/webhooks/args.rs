@@ -49,6 +49,17 @@ pub enum WebhooksCommand {
     },
     /// Delete a subscription
     Remove(SubscriptionRef),
+    /// Show an app's delivery log, newest first: attempts, status codes, response excerpts, next retry
+    Deliveries {
+        #[command(flatten)]
+        app: AppTarget,
+        /// Only deliveries that are retrying or failed for good
+        #[arg(long)]
+        failed: bool,
+        /// At most this many deliveries
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,10 @@
-//! `obctl webhooks add|list|disable|enable|rotate-secret|remove`: an app's webhook subscriptions; a secret is shown once.
+//! `obctl webhooks add|list|disable|enable|rotate-secret|remove|deliveries`: an app's webhook subscriptions (a secret is shown once) and delivery log.
 
 pub mod args;
 
 use std::fmt;
 
+use ob_core::webhooks::deliveries::{self, Delivery};
 use ob_core::webhooks::target::Refusal;
 use ob_core::webhooks::{
     self, DEFAULT_ROTATION_GRACE_SECS, Subscription, SubscriptionState, TargetUrl, store,
@@ -122,8 +123,57 @@ impl fmt::Display for SubscriptionList {
     }
 }
 
+/// An app's delivery log.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryList {
+    pub app_id: String,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl fmt::Display for DeliveryList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.deliveries.is_empty() {
+            return write!(f, "app {} has no deliveries in the log", self.app_id);
+        }
+        write!(
+            f,
+            "{:<36} {:<20} {:<35} {:<9} {:<8} {:<20} LAST ANSWER",
+            "DELIVERY", "EVENT TYPE", "SUBSCRIPTION", "STATE", "ATTEMPTS", "NEXT RETRY"
+        )?;
+        for d in &self.deliveries {
+            let last = d.attempts.last().map_or_else(String::new, |a| {
+                let status = a.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+                let detail = a.error.as_deref().unwrap_or(&a.response_excerpt);
+                let detail: String = detail.chars().take(60).collect();
+                format!("{status} {}", detail.replace('\n', " "))
+            });
+            write!(
+                f,
+                "\n{:<36} {:<20} {:<35} {:<9} {:<8} {:<20} {last}",
+                d.delivery_id,
+                d.event_type,
+                d.subscription_id,
+                d.state.as_str(),
+                d.attempts.len(),
+                date_or_dash(d.next_retry_at),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &WebhooksArgs, project: &Project) -> Result<u8> {
     let view = match &args.command {
+        WebhooksCommand::Deliveries { app, failed, limit } => {
+            let ctx = connect(app, project).await?;
+            let deliveries = deliveries::list(&ctx.store, &app.app, *failed, usize::from(*limit))
+                .await
+                .map_err(|e| ctx.core_error("list webhook deliveries", &app.app, e))?;
+            let app_id = app.app.clone();
+            output::emit(global.output, &DeliveryList { app_id, deliveries });
+            return Ok(exit::OK);
+        }
         WebhooksCommand::Add(a) => add(a, project).await?,
         WebhooksCommand::List(AppTarget { target, app }) => {
             let ctx = AdminContext::connect(project, &target.stage, &target.aws).await?;
