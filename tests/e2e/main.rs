@@ -28,6 +28,7 @@ mod exit_codes;
 mod functions;
 mod local_backend;
 mod local_mapping;
+mod local_metrics;
 mod local_runtime;
 mod local_websocket;
 mod observe_logs;

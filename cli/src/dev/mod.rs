@@ -5,6 +5,7 @@
 
 mod console;
 pub mod in_process;
+pub mod metrics;
 pub mod plan;
 pub mod resolve;
 pub(crate) mod stack;
@@ -45,6 +46,8 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     .await?;
     let events = EventBus::default();
     let printer = console::spawn(&events);
+    let registry = std::sync::Arc::new(ob_metrics::Registry::default());
+    let collector = metrics::collect(&events, registry.clone());
     let runtime = Runtime::new(plan.functions, events.clone());
     let started = runtime.start_instances().await;
     let failed: Vec<&String> = started
@@ -98,6 +101,11 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         "  functions: http://{address}{}/functions",
         server::DEV_PREFIX
     );
+    println!(
+        "  metrics:   http://{address}{}{} (Prometheus text, from the functions' EMF lines)",
+        server::DEV_PREFIX,
+        metrics::PATH
+    );
     println!("Ctrl-C stops the server.");
 
     let gateway = Gateway {
@@ -106,8 +114,8 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         websocket,
     };
     // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
-    // can read every function's output from `events` (e.g. EMF lines on stdout).
-    let dev_endpoints = axum::Router::new();
+    // read every function's output from `events` (EMF lines on stdout for metrics).
+    let dev_endpoints = metrics::router(registry);
     let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -120,6 +128,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     // Let the console print the last events before it goes.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     printer.abort();
+    collector.abort();
     served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
     Ok(0)
 }
