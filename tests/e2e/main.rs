@@ -36,6 +36,7 @@ mod observe_metrics;
 mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;
+mod realtime_limits;
 mod render;
 mod replay;
 mod stack_observability;
