@@ -18,6 +18,7 @@ mod api_settings;
 mod deploy;
 mod deploy_replay;
 mod emulator;
+mod emulator_s3_cors;
 mod local_backend;
 mod realtime;
 mod realtime_after_cancel;
