@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::realtime::{Socket, next};
 
 /// `obctl dev`, killed when dropped.
-struct DevServer(Child);
+pub(crate) struct DevServer(Child);
 
 impl Drop for DevServer {
     fn drop(&mut self) {
@@ -57,12 +57,17 @@ fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
 }
 
 fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = ob_tests::free_port();
+    let server = start_dev_at(emu, port, &["--stage", "local"]);
+    (server, format!("127.0.0.1:{port}"))
+}
+
+/// `obctl dev ARGS --port PORT`, once it says it is serving.
+pub(crate) fn start_dev_at(emu: &ob_tests::Emulator, port: u16, args: &[&str]) -> DevServer {
     let mut child = Command::new(obctl_bin())
-        .args(["dev", "--stage", "local", "--port", &port.to_string()])
+        .arg("dev")
+        .args(args)
+        .args(["--port", &port.to_string()])
         .current_dir(ob_tests::emulator::workspace_root())
         .envs(emu.env_vars())
         .stdout(Stdio::piped())
@@ -83,7 +88,7 @@ fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
         printed.contains(&format!("ws://127.0.0.1:{port}/live")),
         "{printed}"
     );
-    (server, format!("127.0.0.1:{port}"))
+    server
 }
 
 async fn register(base: &str, app: &str, key: &str, name: &str) -> (String, String) {

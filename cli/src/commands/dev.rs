@@ -99,6 +99,18 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
         live::WEBSOCKET_PATH
     );
+    println!(
+        "  example:   http://{address}{}?app=<app id>&key=<key>",
+        live::example::EXAMPLE_PATH
+    );
+    let own_origin = format!("http://{address}");
+    if !stage.config.cors.allowed_origins.contains(&own_origin) {
+        println!(
+            "  note: {own_origin} is not in cors.allowedOrigins of stacks/{}.yaml, so the files bucket refuses \
+             browser uploads from pages served here; add it and redeploy to upload from the example page",
+            stage.name
+        );
+    }
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));

@@ -5,6 +5,7 @@
 //! frontend sees the same protocol, the same permission checks and the same
 //! fan-out locally as deployed.
 
+pub mod example;
 mod hub;
 mod socket;
 mod stream;
@@ -23,10 +24,11 @@ pub const WEBSOCKET_PATH: &str = "/live";
 /// The realtime service of the local backend.
 pub type LocalRealtime = Realtime<LocalHub>;
 
-/// The HTTP API with the WebSocket endpoint at `/live`.
+/// The HTTP API with the WebSocket endpoint at `/live` and the example page at `/_dev/example/`.
 pub fn app(api: AppState, realtime: LocalRealtime) -> Router {
     Router::new()
         .route(WEBSOCKET_PATH, get(socket::upgrade))
         .with_state(realtime)
+        .merge(example::router())
         .merge(ob_api::router(api))
 }
