@@ -20,6 +20,7 @@ mod deploy;
 mod deploy_replay;
 mod emulator;
 mod emulator_s3_cors;
+mod functions;
 mod local_backend;
 mod readme_client;
 mod realtime;

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::error::{CliError, Result, display_path};
 use crate::project::Project;
-use crate::stage::{Architecture, FUNCTIONS};
+use ob_core::functions::{self, FunctionDef};
+
+use crate::stage::Architecture;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -46,11 +48,6 @@ impl Artifact {
     }
 }
 
-/// The Cargo binary that is a function's Lambda handler.
-pub fn binary_name(function: &str) -> String {
-    format!("ob-{function}")
-}
-
 /// Default output folder: `target/lambda/<arch>/<profile>`.
 pub fn default_out_dir(project: &Project, arch: Architecture, profile: &str) -> PathBuf {
     project
@@ -63,28 +60,36 @@ pub fn default_out_dir(project: &Project, arch: Architecture, profile: &str) -> 
 /// Builds, checks and packs every function into `plan.out_dir`.
 pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
     let backend = cargo::choose_backend(plan.arch)?;
-    let packages: Vec<String> = FUNCTIONS.iter().map(|f| binary_name(f)).collect();
+    let packages: Vec<String> = functions::ALL
+        .iter()
+        .map(|f| f.package.to_owned())
+        .collect();
     let binaries = cargo::build(project.root(), &backend, &plan.profile, &packages)?;
     let out_dir = &plan.out_dir;
     std::fs::create_dir_all(out_dir).map_err(|err| CliError::io("create", out_dir, &err))?;
-    FUNCTIONS
+    functions::ALL
         .iter()
-        .map(|function| {
-            let wanted = binary_name(function);
-            let path = binaries
-                .iter()
-                .find(|(name, _)| *name == wanted)
-                .map(|(_, path)| path)
-                .ok_or_else(|| {
-                    CliError::new(format!(
-                        "cargo built no binary `{wanted}` for the {function} function"
-                    ))
-                    .fix(format!(
-                        "add the crate functions/{function} with a [[bin]] named {wanted}"
-                    ))
-                })?;
-            package(function, path, plan.arch, out_dir)
-        })
+        .map(
+            |FunctionDef {
+                 name: function,
+                 package: wanted,
+                 ..
+             }| {
+                let path = binaries
+                    .iter()
+                    .find(|(name, _)| name == wanted)
+                    .map(|(_, path)| path)
+                    .ok_or_else(|| {
+                        CliError::new(format!(
+                            "cargo built no binary `{wanted}` for the {function} function"
+                        ))
+                        .fix(format!(
+                            "add the crate functions/{function} with a [[bin]] named {wanted}"
+                        ))
+                    })?;
+                package(function, path, plan.arch, out_dir)
+            },
+        )
         .collect()
 }
 
@@ -130,9 +135,9 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>> {
         .map_err(|err| CliError::io("read", dir, &err))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    FUNCTIONS
+    functions::ALL
         .iter()
-        .map(|function| {
+        .map(|FunctionDef { name: function, .. }| {
             let mut matches = entries.iter().filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())

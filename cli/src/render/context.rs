@@ -1,5 +1,6 @@
 //! The placeholder values a stage gives its template fragments.
 
+use ob_core::functions::FunctionDef;
 use serde_yaml::Value;
 
 use super::subst::Vars;
@@ -61,11 +62,11 @@ pub fn stage_vars(stage: &Stage) -> Vars {
 }
 
 /// Values for one instance of the per-function fragments.
-pub fn function_vars(stage: &Stage, base: &Vars, function: &str) -> Vars {
-    let sizing = stage.config.lambda.sizing(function);
+pub fn function_vars(stage: &Stage, base: &Vars, function: &FunctionDef) -> Vars {
+    let sizing = stage.config.lambda.sizing(function.name);
     let mut v = base.clone();
-    put(&mut v, "fn.name", function);
-    put(&mut v, "fn.Name", pascal_case(function));
+    put(&mut v, "fn.name", function.name);
+    put(&mut v, "fn.Name", function.resource_prefix());
     put(&mut v, "fn.memoryMb", sizing.memory_mb);
     put(&mut v, "fn.timeoutSeconds", sizing.timeout_seconds);
     v
@@ -77,12 +78,4 @@ pub fn table_vars(base: &Vars, table: &ob_core::tables::TableDef) -> Vars {
     put(&mut v, "table.logicalId", table.logical_id);
     put(&mut v, "table.output", table.output);
     v
-}
-
-fn pascal_case(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }

@@ -8,13 +8,14 @@
 mod context;
 mod fragment;
 mod merge;
+pub mod model;
 mod subst;
 
 use serde_yaml::{Mapping, Value};
 
 use crate::error::{CliError, Result, display_path};
 use crate::project::Project;
-use crate::stage::{FUNCTIONS, Stage};
+use crate::stage::Stage;
 
 /// A rendered template.
 #[derive(Debug, Clone)]
@@ -40,14 +41,20 @@ fn plan(stage: &Stage) -> Vec<Instance> {
         shared("tables.yaml"),
         shared("files-bucket.yaml"),
     ];
-    for function in FUNCTIONS {
+    for function in ob_core::functions::ALL {
         let vars = context::function_vars(stage, &base, function);
         plan.push(Instance {
             file: "function.yaml".to_owned(),
             vars: vars.clone(),
         });
+        if function.serves_http() {
+            plan.push(Instance {
+                file: "http-function.yaml".to_owned(),
+                vars: vars.clone(),
+            });
+        }
         plan.push(Instance {
-            file: format!("functions/{function}.yaml"),
+            file: format!("functions/{}.yaml", function.name),
             vars,
         });
     }

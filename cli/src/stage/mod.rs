@@ -3,6 +3,8 @@
 mod load;
 mod validate;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::args::BuildProfile;
@@ -79,16 +81,9 @@ fn release() -> BuildProfile {
     BuildProfile::Release
 }
 
-/// Per-function overrides of the defaults; one field per function of the stack.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FunctionOverrides {
-    pub auth: Option<FunctionSettings>,
-    pub data: Option<FunctionSettings>,
-    pub files: Option<FunctionSettings>,
-    pub admin: Option<FunctionSettings>,
-    pub realtime: Option<FunctionSettings>,
-}
+/// Per-function overrides of the defaults, keyed by function name
+/// (`ob_core::functions`); an unknown name is a validation error.
+pub type FunctionOverrides = BTreeMap<String, FunctionSettings>;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -148,12 +143,6 @@ pub struct Audit {
     pub retention_days: u32,
 }
 
-/// The stack's functions, in template order.
-pub const FUNCTIONS: [&str; 5] = ["auth", "data", "files", "admin", "realtime"];
-
-/// Functions behind the HTTP API, bound by API Gateway's 30-second integration timeout.
-pub const HTTP_FUNCTIONS: [&str; 4] = ["auth", "data", "files", "admin"];
-
 /// Resolved memory and timeout of one function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FunctionSizing {
@@ -162,22 +151,9 @@ pub struct FunctionSizing {
 }
 
 impl Lambda {
-    /// The override of a function by name, if the stage sets one.
-    fn override_for(&self, function: &str) -> Option<FunctionSettings> {
-        let o = &self.functions;
-        match function {
-            "auth" => o.auth,
-            "data" => o.data,
-            "files" => o.files,
-            "admin" => o.admin,
-            "realtime" => o.realtime,
-            _ => None,
-        }
-    }
-
     /// Memory and timeout of `function`: its override, else the stage default.
     pub fn sizing(&self, function: &str) -> FunctionSizing {
-        let o = self.override_for(function).unwrap_or_default();
+        let o = self.functions.get(function).copied().unwrap_or_default();
         FunctionSizing {
             memory_mb: o.memory_mb.unwrap_or(self.memory_mb),
             timeout_seconds: o.timeout_seconds.unwrap_or(self.timeout_seconds),

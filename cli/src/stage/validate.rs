@@ -1,6 +1,8 @@
 //! Checks of a parsed stage that types alone cannot express, all reported at once.
 
-use super::{FUNCTIONS, HTTP_FUNCTIONS, StageConfig};
+use ob_core::functions;
+
+use super::StageConfig;
 use crate::error::{CliError, Result};
 
 /// Retention periods CloudWatch Logs accepts.
@@ -68,18 +70,29 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
             join(&LOG_RETENTION_DAYS)
         ),
     );
-    for function in FUNCTIONS {
+    for name in lambda.functions.keys() {
+        check(
+            functions::FunctionDef::by_name(name).is_some(),
+            &format!("lambda.functions.{name}"),
+            format!(
+                "is not a function of the stack; functions: {}",
+                functions::ALL
+                    .iter()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    for def in functions::ALL {
+        let function = def.name;
         let sizing = lambda.sizing(function);
         check(
             (128..=10240).contains(&sizing.memory_mb),
             &format!("lambda.functions.{function}.memoryMb"),
             format!("{} MB is outside Lambda's 128-10240 MB", sizing.memory_mb),
         );
-        let max_timeout = if HTTP_FUNCTIONS.contains(&function) {
-            29
-        } else {
-            900
-        };
+        let max_timeout = if def.serves_http() { 29 } else { 900 };
         check(
             (1..=max_timeout).contains(&sizing.timeout_seconds),
             &format!("lambda.functions.{function}.timeoutSeconds"),

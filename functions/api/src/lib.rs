@@ -1,8 +1,8 @@
 //! One Backend's HTTP API: one axum router, served by the Lambdas, by `obctl dev` and in-process by the tests.
 //!
 //! Handlers translate HTTP to calls of `ob-core`; the domain and storage know
-//! nothing of HTTP. Each Lambda serves its part (`auth_router`,
-//! `admin_router`, `data_router`, `files_router`); `router` serves everything.
+//! nothing of HTTP. Each function of `ob_core::functions` serves its part
+//! (`function_router`); `router` serves everything.
 
 // Tests may panic on unexpected values; production code may not (workspace lint).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -19,6 +19,7 @@ pub mod state;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use ob_core::functions::FunctionDef;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -57,37 +58,31 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Routes of the auth function.
-pub fn auth_routes() -> OpenApiRouter<AppState> {
-    routes::auth::router()
-}
-
-/// Routes of the admin function.
-pub fn admin_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(routes::config::router())
-        .merge(routes::verify_key::router())
-        .merge(routes::health::router())
-        .merge(routes::openapi::router())
-}
-
-/// Routes of the data function: generic records.
-pub fn data_routes() -> OpenApiRouter<AppState> {
-    routes::data::router()
-}
-
-/// Routes of the files function: presigned URLs, deletes and listings.
-pub fn files_routes() -> OpenApiRouter<AppState> {
-    routes::files::router()
+/// The routes `function` serves, or `None` when it serves no HTTP route.
+/// Tests hold these to the function's template routes (`FunctionDef::http_routes`).
+pub fn function_routes(function: &FunctionDef) -> Option<OpenApiRouter<AppState>> {
+    Some(match function.name {
+        "auth" => routes::auth::router(),
+        "admin" => OpenApiRouter::new()
+            .merge(routes::config::router())
+            .merge(routes::verify_key::router())
+            .merge(routes::health::router())
+            .merge(routes::openapi::router()),
+        "data" => routes::data::router(),
+        "files" => routes::files::router(),
+        _ => return None,
+    })
 }
 
 /// Every route, with the document's info and security schemes.
 pub fn all_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(auth_routes())
-        .merge(admin_routes())
-        .merge(data_routes())
-        .merge(files_routes())
+    ob_core::functions::ALL
+        .iter()
+        .filter_map(function_routes)
+        .fold(
+            OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            OpenApiRouter::merge,
+        )
 }
 
 /// The OpenAPI document of the whole HTTP API.
@@ -95,31 +90,16 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     all_routes().into_openapi()
 }
 
-/// The whole API (for `obctl dev` and the tests). A local server should use
+/// The whole API (for `obctl dev --in-process` and the tests). A local server should use
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the peer address
 /// is known for audit entries and per-client login throttling.
 pub fn router(state: AppState) -> Router {
     finish(all_routes(), state)
 }
 
-/// What the auth Lambda serves: `/auth/*`.
-pub fn auth_router(state: AppState) -> Router {
-    finish(auth_routes(), state)
-}
-
-/// What the admin Lambda serves: config, verify-key, health, OpenAPI.
-pub fn admin_router(state: AppState) -> Router {
-    finish(admin_routes(), state)
-}
-
-/// What the data Lambda serves: `/api/{appId}/{resource}[/{id}]`.
-pub fn data_router(state: AppState) -> Router {
-    finish(data_routes(), state)
-}
-
-/// What the files Lambda serves: `/files/{appId}/*`.
-pub fn files_router(state: AppState) -> Router {
-    finish(files_routes(), state)
+/// What `function`'s Lambda serves, or `None` when it serves no HTTP route.
+pub fn function_router(function: &FunctionDef, state: AppState) -> Option<Router> {
+    function_routes(function).map(|routes| finish(routes, state))
 }
 
 /// Adds the fallbacks and the middleware every host shares. Fallbacks first,

@@ -1,11 +1,13 @@
 //! Loads the stage's token signing key from Secrets Manager, once per cold start.
 
+use ob_core::env::{self, FunctionEnv};
 use ob_core::{Error, Result};
 
-/// The key behind `SIGNING_KEY_SECRET_ARN`, as text or binary secret.
-pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>> {
-    let arn = std::env::var("SIGNING_KEY_SECRET_ARN")
-        .map_err(|_| Error::Internal("SIGNING_KEY_SECRET_ARN is not set".into()))?;
+/// The key behind the function's `SIGNING_KEY_SECRET_ARN`, as text or binary secret.
+pub async fn load(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Vec<u8>> {
+    let arn = env
+        .required(&env::SIGNING_KEY_SECRET_ARN)
+        .map_err(|err| Error::Internal(err.to_string()))?;
     let secret = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
         .secret_id(arn)

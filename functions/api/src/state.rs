@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
 use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
@@ -58,59 +59,45 @@ pub fn issuer_for(stage: &str) -> String {
 }
 
 impl Settings {
-    /// Reads the variables `templates/function.yaml` and `functions/*.yaml` set.
-    /// Variables a function does not receive keep their defaults (the admin
-    /// function, which never hashes passwords, gets no `BCRYPT_COST`).
-    pub fn from_env() -> Result<Self> {
+    /// The settings a function's checked environment carries (see
+    /// `ob_core::functions`). A variable the function does not declare keeps
+    /// its default: the admin function, which never hashes passwords, reads no
+    /// `BCRYPT_COST`.
+    pub fn from_function_env(env: &FunctionEnv) -> Self {
         let mut settings = Self::default();
-        if let Ok(stage) = std::env::var("STAGE") {
-            settings.issuer = issuer_for(&stage);
-            settings.stage = stage;
+        if let Some(stage) = env.text(&env::STAGE) {
+            settings.issuer = issuer_for(stage);
+            settings.stage = stage.to_owned();
         }
-        if let Some(v) = env_parse("ACCESS_TOKEN_TTL_SECONDS")? {
-            settings.access_ttl_secs = v;
-        }
-        if let Some(v) = env_parse("REFRESH_TOKEN_TTL_SECONDS")? {
-            settings.refresh_ttl_secs = v;
-        }
-        if let Some(v) = env_parse("BCRYPT_COST")? {
+        let set = |target: &mut i64, var| {
+            if let Some(v) = env.integer(var) {
+                *target = v;
+            }
+        };
+        set(
+            &mut settings.access_ttl_secs,
+            &env::ACCESS_TOKEN_TTL_SECONDS,
+        );
+        set(
+            &mut settings.refresh_ttl_secs,
+            &env::REFRESH_TOKEN_TTL_SECONDS,
+        );
+        if let Some(v) = env.integer(&env::BCRYPT_COST) {
             settings.bcrypt_cost = v;
         }
-        if let Some(v) = env_parse("AUDIT_RETENTION_DAYS")? {
+        if let Some(v) = env.integer(&env::AUDIT_RETENTION_DAYS) {
             settings.audit_retention_days = v;
         }
-        if let Some(v) = env_parse("MAX_UPLOAD_BYTES")? {
+        if let Some(v) = env.integer(&env::MAX_UPLOAD_BYTES) {
             settings.max_upload_bytes = v;
         }
-        if let Some(v) = env_parse::<u64>("URL_EXPIRY_SECONDS")? {
-            // Presigned URLs live at most a week (SigV4's limit).
-            if !(1..=604_800).contains(&v) {
-                return Err(Error::Internal(
-                    "URL_EXPIRY_SECONDS must be 1 to 604800".into(),
-                ));
-            }
+        if let Some(v) = env.integer(&env::URL_EXPIRY_SECONDS) {
             settings.url_expiry_secs = v;
         }
-        if let Ok(csv) = std::env::var("CORS_ORIGINS") {
-            settings.stage_origins = csv
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+        if let Some(origins) = env.list(&env::CORS_ORIGINS) {
+            settings.stage_origins = origins;
         }
-        Ok(settings)
-    }
-}
-
-fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
-    match std::env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::Internal(format!("{name} is not a valid number"))),
-        Err(_) => Ok(None),
+        settings
     }
 }
 
@@ -163,16 +150,18 @@ impl AppState {
         })))
     }
 
-    /// For the Lambdas: tables and settings from the environment, the signing
-    /// key from Secrets Manager (`SIGNING_KEY_SECRET_ARN`), fetched once per cold start.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self> {
-        let settings = Settings::from_env()?;
-        let key = crate::signing_key::from_env(sdk).await?;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), Tables::from_env());
+    /// For the Lambdas: tables and settings from the function's checked
+    /// environment, the signing key from Secrets Manager, once per cold start.
+    pub async fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
+        let settings = Settings::from_function_env(env);
+        let key = crate::signing_key::load(sdk, env).await?;
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            Tables::from_function_env(env),
+        );
         // Only the files function is given the bucket; one S3 client per cold start.
-        let files = std::env::var("FILES_BUCKET")
-            .ok()
-            .filter(|b| !b.is_empty())
+        let files = env
+            .text(&env::FILES_BUCKET)
             .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
         Self::with_files(store, files, &key, settings)
     }

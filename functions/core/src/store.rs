@@ -20,12 +20,11 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Reads each table's name from its `TableDef::env_var`, as the Lambdas
-    /// receive them. A function is only given the tables it may touch, so a
-    /// missing variable resolves to an empty name and fails on first use (with
-    /// the table named in the error) rather than at start-up.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|def| std::env::var(def.env_var).ok())
+    /// The tables a function declares, by the names its environment carries
+    /// (`TableDef::env_var`). Tables it does not declare stay unnamed and fail
+    /// on first use, naming the table.
+    pub fn from_function_env(env: &crate::env::FunctionEnv) -> Self {
+        Self::from_lookup(|def| env.table(def))
     }
 
     /// Resolves each table through `lookup` (obctl passes the stack outputs,
@@ -54,7 +53,7 @@ impl Tables {
     pub(crate) fn require<'a>(name: &'a str, def: &TableDef) -> Result<&'a str> {
         if name.is_empty() {
             Err(Error::Internal(format!(
-                "table {} is not configured ({} unset)",
+                "table {} is not configured ({} unset: is it among the function's tables in functions.rs?)",
                 def.logical_id, def.env_var
             )))
         } else {

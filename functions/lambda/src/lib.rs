@@ -1,21 +1,88 @@
-//! Runs an HTTP API router as a Lambda function: SDK clients, tables and the
-//! signing key are loaded once per cold start, then every invocation is served
-//! by the same axum router `obctl dev` and the tests use.
+//! Runs One Backend's functions on Lambda: the function's environment is read and checked, SDK clients, tables and the
+//! signing key are loaded once per cold start (a failure is reported to Lambda as an init error naming its cause), then
+//! every invocation is served by the same code `obctl dev` and the tests use.
+
+use std::future::Future;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Error, Request, RequestExt};
 use ob_api::{AppState, ClientAddr};
+use ob_core::env::{self, FunctionEnv};
+use ob_core::functions::FunctionDef;
 use tower::ServiceBuilder;
 
-/// Serves `router` (one of `ob_api`'s per-function routers) until Lambda stops us.
-pub async fn serve(router: fn(AppState) -> axum::Router) -> Result<(), Error> {
-    init_logging();
-    let sdk = aws_config::load_from_env().await;
-    let state = AppState::from_env(&sdk).await?;
+/// Serves `function`'s HTTP routes (`ob_api::function_router`) until Lambda stops us.
+pub async fn serve(function: &'static FunctionDef) -> Result<(), Error> {
+    let router = start(function, |sdk, env| async move {
+        let state = AppState::from_function_env(&sdk, &env).await?;
+        ob_api::function_router(function, state).ok_or_else(|| {
+            Error::from(format!(
+                "the {} function serves no HTTP route",
+                function.name
+            ))
+        })
+    })
+    .await?;
     let service = ServiceBuilder::new()
         .map_request(with_gateway_context)
-        .service(router(state));
+        .service(router);
     lambda_http::run(service).await
+}
+
+/// A cold start: checks the function's environment, starts logging, loads the
+/// SDK configuration and runs `init`. Any failure is logged and reported to the
+/// Runtime API's `/init/error` (so Lambda shows it as the init error, naming
+/// the variable or the call that failed) before it is returned.
+pub async fn start<T, F, Fut>(function: &'static FunctionDef, init: F) -> Result<T, Error>
+where
+    F: FnOnce(aws_config::SdkConfig, FunctionEnv) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let env = match FunctionEnv::load(function) {
+        Ok(env) => env,
+        Err(err) => {
+            init_logging("info");
+            return Err(init_failed("InvalidEnvironment", err.into()).await);
+        }
+    };
+    if let Err(err) = try_init_logging(env.text(&env::RUST_LOG).unwrap_or("info")) {
+        init_logging("info");
+        return Err(init_failed("InvalidEnvironment", err).await);
+    }
+    let sdk = aws_config::load_from_env().await;
+    match init(sdk, env).await {
+        Ok(ready) => Ok(ready),
+        Err(err) => Err(init_failed("InitError", err).await),
+    }
+}
+
+/// Logs `err` and posts it to `/runtime/init/error`; returns it for `main` to exit with.
+async fn init_failed(error_type: &str, err: Error) -> Error {
+    tracing::error!(error_type, error = %err, "cold start failed");
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return err; // not under Lambda (or a local runtime): the log and exit code say it
+    };
+    let body = serde_json::json!({"errorType": error_type, "errorMessage": err.to_string()});
+    let report = async {
+        let endpoint: http::Uri = format!("http://{api}").parse()?;
+        let client = lambda_runtime_api_client::Client::builder()
+            .with_endpoint(endpoint)
+            .build()?;
+        let request = lambda_runtime_api_client::build_request()
+            .method("POST")
+            .uri("/2018-06-01/runtime/init/error")
+            .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+            .header("Content-Type", "application/json")
+            .body(lambda_runtime_api_client::body::Body::from(
+                body.to_string(),
+            ))?;
+        client.call(request).await?;
+        Ok::<(), Error>(())
+    };
+    if let Err(report_err) = report.await {
+        tracing::error!(error = %report_err, "could not report the init error to the Runtime API");
+    }
+    err
 }
 
 /// Copies API Gateway's request id and the caller's address into the request,
@@ -36,14 +103,20 @@ fn with_gateway_context(mut request: Request) -> Request {
     request
 }
 
-/// JSON logs for CloudWatch, level from `RUST_LOG`. Secrets are never logged:
+/// JSON logs for CloudWatch at the `RUST_LOG` filter. Secrets are never logged:
 /// handlers log error details and request ids only.
-pub fn init_logging() {
+fn try_init_logging(filter: &str) -> Result<(), Error> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|err| format!("RUST_LOG is {filter:?}, not a log filter: {err}"))?;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
-        .init();
+        .try_init()
+}
+
+fn init_logging(filter: &str) {
+    let _ = try_init_logging(filter);
 }

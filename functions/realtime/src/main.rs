@@ -1,6 +1,8 @@
 //! The realtime Lambda: clients, tables and the signing key are loaded once per cold start, then every invocation goes to `ob_realtime::handle`.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ob_core::env;
+use ob_core::functions::REALTIME;
 use ob_core::realtime::Realtime;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Store, Tables};
@@ -9,17 +11,20 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ob_lambda::init_logging();
-    let sdk = aws_config::load_from_env().await;
-    let key = ob_api::signing_key::from_env(&sdk).await?;
-    let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".into());
-    let endpoint = std::env::var("WEBSOCKET_MANAGEMENT_URL")
-        .map_err(|_| Error::from("WEBSOCKET_MANAGEMENT_URL is not set"))?;
-    let realtime = Realtime {
-        store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env()),
-        signer: TokenSigner::new(&key, &ob_api::state::issuer_for(&stage))?,
-        push: ManagementApi::new(&sdk, &endpoint),
-    };
+    let realtime = ob_lambda::start(&REALTIME, |sdk, env| async move {
+        let key = ob_api::signing_key::load(&sdk, &env).await?;
+        let stage = env.required(&env::STAGE)?;
+        let endpoint = env.required(&env::WEBSOCKET_MANAGEMENT_URL)?;
+        Ok(Realtime {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                Tables::from_function_env(&env),
+            ),
+            signer: TokenSigner::new(&key, &ob_api::state::issuer_for(stage))?,
+            push: ManagementApi::new(&sdk, endpoint),
+        })
+    })
+    .await?;
     let realtime = &realtime;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(

@@ -1,0 +1,240 @@
+//! Every Lambda function of the stack, defined once: its crate, the routes it serves, the variables it reads, the tables it touches and what feeds it.
+//!
+//! `obctl` renders and builds from this list, each function's `main` reads its
+//! settings through `env::FunctionEnv::load(&THIS)`, `obctl dev` runs it, and
+//! the tests hold the templates to it (routes, environment, IAM). A new function
+//! is one entry here, its crate under `functions/`, and `templates/functions/<name>.yaml`.
+
+use crate::env::{self, EnvVar};
+use crate::tables::{self, TableDef};
+
+/// One function of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionDef {
+    /// Short name: `{{fn.name}}` in templates, `<stack>-<name>` deployed.
+    pub name: &'static str,
+    /// Cargo package and binary (`functions/<name>/`).
+    pub package: &'static str,
+    /// HTTP API route keys it serves, exactly as the template declares them.
+    pub http_routes: &'static [&'static str],
+    /// WebSocket API route keys it serves.
+    pub websocket_routes: &'static [&'static str],
+    /// Tables it reads or writes; it receives each one's name in `TableDef::env_var`.
+    pub tables: &'static [&'static TableDef],
+    /// Every other variable it reads.
+    pub env: &'static [EnvVar],
+    /// Event source mappings that invoke it.
+    pub event_sources: &'static [EventSourceDef],
+}
+
+/// An `AWS::Lambda::EventSourceMapping` feeding a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSourceDef {
+    /// Logical id of the mapping in the template.
+    pub logical_id: &'static str,
+    pub source: EventSource,
+}
+
+/// Where a mapping's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSource {
+    /// The table's DynamoDB stream (`!GetAtt <Table>.StreamArn`).
+    TableStream(&'static TableDef),
+}
+
+impl FunctionDef {
+    /// `Auth` for `auth`: the prefix of the function's logical ids (`AuthFunction`, `AuthRole`).
+    pub fn resource_prefix(&self) -> String {
+        let mut chars = self.name.chars();
+        chars
+            .next()
+            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Logical id of the `AWS::Lambda::Function`.
+    pub fn logical_id(&self) -> String {
+        format!("{}Function", self.resource_prefix())
+    }
+
+    /// Whether API Gateway's HTTP API invokes it (and so its 30-second limit applies).
+    pub fn serves_http(&self) -> bool {
+        !self.http_routes.is_empty()
+    }
+
+    /// Every variable it reads: its own, then one per table.
+    pub fn env_vars(&self) -> impl Iterator<Item = EnvVar> + '_ {
+        self.env
+            .iter()
+            .copied()
+            .chain(self.tables.iter().map(|table| EnvVar::table(table)))
+    }
+
+    /// Looks a function up by name.
+    pub fn by_name(name: &str) -> Option<&'static FunctionDef> {
+        ALL.iter().find(|f| f.name == name)
+    }
+}
+
+/// What every function behind the HTTP API reads (`ob_api::Settings`, audit, CORS).
+const HTTP_ENV: [EnvVar; 5] = [
+    env::STAGE,
+    env::RUST_LOG,
+    env::SIGNING_KEY_SECRET_ARN,
+    env::CORS_ORIGINS,
+    env::AUDIT_RETENTION_DAYS,
+];
+
+/// Register, login, refresh, logout, me.
+pub const AUTH: FunctionDef = FunctionDef {
+    name: "auth",
+    package: "ob-auth",
+    http_routes: &["ANY /auth/{proxy+}"],
+    websocket_routes: &[],
+    tables: &[
+        &tables::APPS,
+        &tables::CONFIG,
+        &tables::API_KEYS,
+        &tables::AUDIT,
+        &tables::USERS,
+        &tables::SESSIONS,
+    ],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::SIGNING_KEY_SECRET_ARN,
+        env::CORS_ORIGINS,
+        env::AUDIT_RETENTION_DAYS,
+        env::BCRYPT_COST,
+        env::ACCESS_TOKEN_TTL_SECONDS,
+        env::REFRESH_TOKEN_TTL_SECONDS,
+    ],
+    event_sources: &[],
+};
+
+/// Generic records.
+pub const DATA: FunctionDef = FunctionDef {
+    name: "data",
+    package: "ob-data",
+    http_routes: &[
+        "ANY /api/{appId}/{resource}",
+        "ANY /api/{appId}/{resource}/{id}",
+    ],
+    websocket_routes: &[],
+    tables: &[
+        &tables::APPS,
+        &tables::CONFIG,
+        &tables::API_KEYS,
+        &tables::AUDIT,
+        &tables::DATA,
+    ],
+    env: &HTTP_ENV,
+    event_sources: &[],
+};
+
+/// Presigned URLs, deletes and listings.
+pub const FILES: FunctionDef = FunctionDef {
+    name: "files",
+    package: "ob-files",
+    http_routes: &["ANY /files/{appId}/{proxy+}"],
+    websocket_routes: &[],
+    tables: &[
+        &tables::APPS,
+        &tables::CONFIG,
+        &tables::API_KEYS,
+        &tables::AUDIT,
+        &tables::FILES,
+    ],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::SIGNING_KEY_SECRET_ARN,
+        env::CORS_ORIGINS,
+        env::AUDIT_RETENTION_DAYS,
+        env::FILES_BUCKET,
+        env::MAX_UPLOAD_BYTES,
+        env::URL_EXPIRY_SECONDS,
+    ],
+    event_sources: &[],
+};
+
+/// Per-app config, key verification, health and the OpenAPI document.
+pub const ADMIN: FunctionDef = FunctionDef {
+    name: "admin",
+    package: "ob-admin",
+    http_routes: &[
+        "ANY /config/{appId}",
+        "ANY /verify-key",
+        "GET /health",
+        "GET /openapi.json",
+    ],
+    websocket_routes: &[],
+    tables: &[
+        &tables::APPS,
+        &tables::CONFIG,
+        &tables::API_KEYS,
+        &tables::AUDIT,
+    ],
+    env: &HTTP_ENV,
+    event_sources: &[],
+};
+
+/// WebSocket routes and the fan-out of data-table changes.
+pub const REALTIME: FunctionDef = FunctionDef {
+    name: "realtime",
+    package: "ob-realtime",
+    http_routes: &[],
+    websocket_routes: &["$connect", "$disconnect", "$default", "sendMessage"],
+    tables: &[
+        &tables::APPS,
+        &tables::API_KEYS,
+        &tables::CONNECTIONS,
+        &tables::DATA,
+    ],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::SIGNING_KEY_SECRET_ARN,
+        env::WEBSOCKET_MANAGEMENT_URL,
+    ],
+    event_sources: &[EventSourceDef {
+        logical_id: "RealtimeStreamMapping",
+        source: EventSource::TableStream(&tables::DATA),
+    }],
+};
+
+/// Every function of the stack, in template order.
+pub const ALL: &[FunctionDef] = &[AUTH, DATA, FILES, ADMIN, REALTIME];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route_key::RouteKey;
+
+    #[test]
+    fn definitions_are_consistent() {
+        let mut names: Vec<&str> = ALL.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "duplicate function name");
+        for function in ALL {
+            assert_eq!(function.package, format!("ob-{}", function.name));
+            for route in function.http_routes {
+                RouteKey::parse(route).unwrap();
+            }
+            let mut vars: Vec<&str> = function.env_vars().map(|v| v.name).collect();
+            let count = vars.len();
+            vars.sort_unstable();
+            vars.dedup();
+            assert_eq!(vars.len(), count, "{}: a variable twice", function.name);
+            for source in function.event_sources {
+                let EventSource::TableStream(table) = source.source;
+                assert!(table.stream, "{} has no stream", table.logical_id);
+                assert!(function.tables.contains(&table));
+            }
+        }
+        assert_eq!(AUTH.logical_id(), "AuthFunction");
+        assert_eq!(FunctionDef::by_name("realtime"), Some(&REALTIME));
+        assert!(!REALTIME.serves_http() && ADMIN.serves_http());
+    }
+}
