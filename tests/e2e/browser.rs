@@ -243,6 +243,42 @@ async fn example_page_in_headless_chromium() {
             .starts_with("spoiled.")
     );
 
+    // Both tabs refresh at the same moment (timers on one whole second, the granularity of a
+    // background tab's): one presents the refresh token, the other waits its turn and takes
+    // the stored result. Presenting it twice would end the session.
+    let start = browser
+        .run(
+            "return Math.ceil(Date.now() / 1000) * 1000 + 1000;",
+            json!([]),
+        )
+        .await;
+    for tab in [&tab_a, &tab_b] {
+        browser.switch_to(tab).await;
+        browser
+            .run(
+                "setTimeout(() => { ob.accessToken(ob.session.accessToken)\
+                   .then((t) => { window.raced = t; }, (e) => { window.raced = 'failed: ' + e.message; }); },\
+                   arguments[0] - Date.now());",
+                json!([start]),
+            )
+            .await;
+    }
+    let mut raced = Vec::new();
+    for tab in [&tab_a, &tab_b] {
+        browser.switch_to(tab).await;
+        raced.push(
+            browser
+                .wait_for("the refresh race", "return window.raced ?? null;")
+                .await,
+        );
+    }
+    assert!(
+        !raced[0].as_str().unwrap_or("failed").starts_with("failed"),
+        "{raced:?}"
+    );
+    assert_eq!(raced[0], raced[1], "both tabs hold the one new token");
+    add_note(&browser, "after the race").await;
+
     // The server restarts while both tabs hold a spoiled token: each socket's reconnect is
     // refused once, then made with a refreshed token (the tabs take turns, so the single-use
     // refresh token is never presented twice, which would sign the user out).
