@@ -46,6 +46,11 @@ async fn access_token(api: &Api, app: &ob_tests::fixtures::TestApp, password: &s
 async fn api_paths(bcrypt_cost: u32, logins: usize) {
     let mut settings = test_settings();
     settings.bcrypt_cost = bcrypt_cost;
+    // Measure the paths, not the per-app request limit (its accounting still runs).
+    settings.request_limits = ob_api::limits::RateLimits {
+        per_app: u32::MAX,
+        per_client: u32::MAX,
+    };
     let api = Api::start_with(settings).await;
     let app = api.app("bench").await;
     let password = "correct horse battery";
@@ -150,6 +155,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
             kind: ChangeKind::Insert,
             old: None,
             new: item,
+            created_at_ms: None,
         });
     }
     let realtime = Realtime {
@@ -160,6 +166,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
         )
         .unwrap_or_else(|e| panic!("{e}")),
         push: Counter::default(),
+        metrics: ob_metrics::Metrics::discard(),
     };
     let samples = time(20, || async {
         realtime.fan_out(&batch).await;

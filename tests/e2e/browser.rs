@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use crate::admin::fake_artifacts;
 use crate::local_backend::{DevServer, start_dev_at};
 
-const STAGE: &str = "browser";
+/// `local`, the emulator's stage (only it may hash passwords as cheaply as tests want).
+const STAGE: &str = "local";
 
 /// Chromium and chromedriver, or `None` when `make test` could not install them and said so
 /// (`OB_BROWSER_SKIP` carries its reason). Anywhere else a missing browser fails the test.
@@ -48,7 +49,7 @@ fn ok(run: &Run) -> String {
     run.stdout.trim().to_owned()
 }
 
-/// A project whose stage `browser` is `stacks/local.yaml` with the page's origin as its only
+/// A project whose `local` stage is `stacks/local.yaml` with the page's origin as its only
 /// browser origin (the API's CORS and the files bucket's), sharing the real templates.
 fn scratch_project(page_origin: &str) -> PathBuf {
     let root = workspace_root();
@@ -58,7 +59,6 @@ fn scratch_project(page_origin: &str) -> PathBuf {
     std::os::unix::fs::symlink(root.join("templates"), dir.join("templates")).expect("templates");
     let local = std::fs::read_to_string(root.join("stacks/local.yaml")).expect("local.yaml");
     let mut stage: serde_yaml::Value = serde_yaml::from_str(&local).expect("YAML");
-    stage["stackName"] = "one-backend-browser".into();
     stage["cors"]["allowedOrigins"] = serde_yaml::to_value([page_origin]).expect("origins");
     let text = serde_yaml::to_string(&stage).expect("YAML");
     std::fs::write(dir.join(format!("stacks/{STAGE}.yaml")), text).expect("stage file");
@@ -83,8 +83,10 @@ fn backend(emu: &Emulator, project: &Path) -> String {
     ]);
     run(&["apps", "create", "--id", "web", "--name", "Web"]);
     run(&["config", "set", "--app", "web", "settings.theme=dark"]);
+    // What a browser key should hold: everything the page calls, and not config:write.
+    let scopes = "auth,config:read,data:read,data:write,files:read,files:write,realtime";
     run(&[
-        "keys", "create", "--app", "web", "--name", "browser", "--scopes", "*", "-q",
+        "keys", "create", "--app", "web", "--name", "browser", "--scopes", scopes, "-q",
     ])
 }
 

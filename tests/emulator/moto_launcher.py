@@ -29,6 +29,7 @@ from moto.cloudformation import models as cloudformation_models
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
+import cloudwatch_fixes
 import dynamodb_fixes
 import s3_cors
 
@@ -117,6 +118,9 @@ def main() -> int:
     dynamodb_fixes.keep_stream_records_for_readers()
     dynamodb_fixes.atomic_item_writes()
     dynamodb_fixes.transactions_touch_only_their_items()
+    cloudwatch_fixes.answer_rpc_v2_cbor()
+    cloudwatch_fixes.percentile_statistics()
+    cloudwatch_fixes.order_independent_dimensions()
     s3_cors.apply_cloudformation_cors()
     s3_cors.evaluate_like_s3()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)

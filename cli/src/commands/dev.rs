@@ -65,23 +65,21 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
     let settings = settings(&stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
+        .map_err(fail)?;
     let realtime = Realtime {
         store: store.clone(),
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
+        metrics: api.metrics().clone(),
     };
-    let api =
-        AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
-    let follower = StreamFollower::for_table(
-        &store.client,
-        aws_sdk_dynamodbstreams::Client::new(&aws.config),
-        &store.tables.data,
-    )
-    .await
-    .map_err(|err| {
-        CliError::new(format!("cannot follow the data table's stream: {err}"))
-            .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-    })?;
+    let follower =
+        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
+            .await
+            .map_err(|err| {
+                CliError::new(format!("cannot follow the data table's stream: {err}"))
+                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+            })?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| {
@@ -135,11 +133,16 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
         issuer: ob_api::state::issuer_for(&stage.name),
         access_ttl_secs: i64::from(c.auth.access_token_ttl_seconds),
         refresh_ttl_secs: i64::from(c.auth.refresh_token_ttl_seconds),
+        session_max_secs: i64::from(c.auth.session_max_seconds),
         bcrypt_cost: c.auth.bcrypt_cost,
         stage_origins: origins,
         audit_retention_days: c.audit.retention_days,
         max_upload_bytes: c.files.max_upload_bytes,
         url_expiry_secs: u64::from(c.files.url_expiry_seconds),
+        request_limits: ob_api::limits::RateLimits {
+            per_app: c.api.limits.app_requests_per_minute,
+            per_client: c.api.limits.client_requests_per_minute,
+        },
         ..Settings::default()
     }
 }

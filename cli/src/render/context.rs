@@ -42,8 +42,34 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "alarmEmail",
         c.alarms.email.clone().unwrap_or_default(),
     );
+    put(&mut v, "latencyP99Ms", c.alarms.latency_p99_ms);
+    put(
+        &mut v,
+        "streamIteratorAgeMs",
+        u64::from(c.alarms.stream_iterator_age_seconds) * 1000,
+    );
+    // Environment values are strings in CloudFormation.
+    put(
+        &mut v,
+        "metricsPerAppRoutes",
+        if c.metrics.per_app_routes {
+            "true"
+        } else {
+            "false"
+        },
+    );
     put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
+    put(
+        &mut v,
+        "appRequestsPerMinute",
+        c.api.limits.app_requests_per_minute,
+    );
+    put(
+        &mut v,
+        "clientRequestsPerMinute",
+        c.api.limits.client_requests_per_minute,
+    );
     put(
         &mut v,
         "accessTokenTtlSeconds",
@@ -54,6 +80,7 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "refreshTokenTtlSeconds",
         c.auth.refresh_token_ttl_seconds,
     );
+    put(&mut v, "sessionMaxSeconds", c.auth.session_max_seconds);
     put(&mut v, "bcryptCost", c.auth.bcrypt_cost);
     put(&mut v, "maxUploadBytes", c.files.max_upload_bytes);
     put(&mut v, "urlExpirySeconds", c.files.url_expiry_seconds);
@@ -69,6 +96,14 @@ pub fn function_vars(stage: &Stage, base: &Vars, function: &FunctionDef) -> Vars
     put(&mut v, "fn.Name", function.resource_prefix());
     put(&mut v, "fn.memoryMb", sizing.memory_mb);
     put(&mut v, "fn.timeoutSeconds", sizing.timeout_seconds);
+    v
+}
+
+/// Values for one dead-letter queue's alarm.
+pub fn queue_vars(base: &Vars, queue: &ob_core::queues::QueueDef) -> Vars {
+    let mut v = base.clone();
+    put(&mut v, "queue.logicalId", queue.logical_id);
+    put(&mut v, "queue.holds", queue.holds);
     v
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::args::BuildProfile;
 
+pub(crate) use load::closest;
 pub use load::load;
 
 /// A validated stage: its name and settings.
@@ -30,6 +31,8 @@ pub struct StageConfig {
     pub database: Database,
     #[serde(default)]
     pub alarms: Alarms,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     pub api: Api,
     pub auth: Auth,
     pub files: Files,
@@ -99,17 +102,71 @@ pub struct Database {
     pub deletion_protection: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Alarms {
     /// Where alarm notifications go; no subscription when absent.
     pub email: Option<String>,
+    /// The HTTP API's p99 latency (ms) that raises the latency alarm.
+    #[serde(default = "default_latency_p99_ms")]
+    pub latency_p99_ms: u32,
+    /// Age (s) of the oldest data-table change realtime has not processed yet
+    /// that raises the stream alarm.
+    #[serde(default = "default_stream_iterator_age_seconds")]
+    pub stream_iterator_age_seconds: u32,
+}
+
+fn default_latency_p99_ms() -> u32 {
+    1000
+}
+
+fn default_stream_iterator_age_seconds() -> u32 {
+    60
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            email: None,
+            latency_p99_ms: default_latency_p99_ms(),
+            stream_iterator_age_seconds: default_stream_iterator_age_seconds(),
+        }
+    }
+}
+
+/// What the functions publish beyond the defaults (see README, "Metrics").
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsSettings {
+    /// Also publish every app's per-route series (apps × routes custom metrics).
+    #[serde(default)]
+    pub per_app_routes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Api {
     pub throttling: Throttling,
+    /// Per-minute request limits per app and per client address (each app's
+    /// config may set its own).
+    #[serde(default)]
+    pub limits: RequestLimits,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestLimits {
+    pub app_requests_per_minute: u32,
+    pub client_requests_per_minute: u32,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            app_requests_per_minute: 6000,
+            client_requests_per_minute: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -126,7 +183,15 @@ pub struct Throttling {
 pub struct Auth {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
+    /// Absolute lifetime of a session from its login; refreshes end then.
+    #[serde(default = "default_session_max")]
+    pub session_max_seconds: u32,
     pub bcrypt_cost: u32,
+}
+
+/// 90 days.
+fn default_session_max() -> u32 {
+    90 * 86_400
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -141,6 +206,11 @@ pub struct Files {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Audit {
     pub retention_days: u32,
+}
+
+/// The log group Lambda writes a function's output to (`templates/function.yaml` names it so).
+pub fn log_group(stack_name: &str, function: &ob_core::functions::FunctionDef) -> String {
+    format!("/aws/lambda/{stack_name}-{}", function.name)
 }
 
 /// Resolved memory and timeout of one function.

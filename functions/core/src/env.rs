@@ -37,6 +37,8 @@ pub enum EnvKind {
     Arn,
     /// An `http://` or `https://` URL.
     Url,
+    /// `true` or `false`.
+    Flag,
 }
 
 impl EnvVar {
@@ -83,6 +85,10 @@ impl EnvVar {
                     Err(format!("is {value:?}, not an http(s) URL"))
                 }
             }
+            EnvKind::Flag => match value {
+                "true" | "false" => Ok(()),
+                _ => Err(format!("is {value:?}, not true or false")),
+            },
         }
     }
 }
@@ -112,18 +118,40 @@ pub const AUDIT_RETENTION_DAYS: EnvVar = EnvVar {
     name: "AUDIT_RETENTION_DAYS",
     kind: EnvKind::Integer { min: 1, max: 3653 },
 };
+/// At most an hour: reads trust an access token until it expires.
 pub const ACCESS_TOKEN_TTL_SECONDS: EnvVar = EnvVar {
     name: "ACCESS_TOKEN_TTL_SECONDS",
-    kind: EnvKind::Integer {
-        min: 60,
-        max: 86_400,
-    },
+    kind: EnvKind::Integer { min: 60, max: 3600 },
 };
 pub const REFRESH_TOKEN_TTL_SECONDS: EnvVar = EnvVar {
     name: "REFRESH_TOKEN_TTL_SECONDS",
     kind: EnvKind::Integer {
         min: 61,
         max: 31_536_000,
+    },
+};
+/// Absolute lifetime of a session from its login.
+pub const SESSION_MAX_SECONDS: EnvVar = EnvVar {
+    name: "SESSION_MAX_SECONDS",
+    kind: EnvKind::Integer {
+        min: 61,
+        max: 31_536_000,
+    },
+};
+/// Requests per minute of one app, unless its config sets its own.
+pub const APP_REQUESTS_PER_MINUTE: EnvVar = EnvVar {
+    name: "APP_REQUESTS_PER_MINUTE",
+    kind: EnvKind::Integer {
+        min: 1,
+        max: 1_000_000,
+    },
+};
+/// Requests per minute of one client address of an app, unless its config sets its own.
+pub const CLIENT_REQUESTS_PER_MINUTE: EnvVar = EnvVar {
+    name: "CLIENT_REQUESTS_PER_MINUTE",
+    kind: EnvKind::Integer {
+        min: 1,
+        max: 1_000_000,
     },
 };
 pub const BCRYPT_COST: EnvVar = EnvVar {
@@ -150,6 +178,11 @@ pub const URL_EXPIRY_SECONDS: EnvVar = EnvVar {
         min: 1,
         max: 604_800,
     },
+};
+/// Whether the function also publishes each app's per-route metrics (the stage's `metrics.perAppRoutes`).
+pub const METRICS_PER_APP_ROUTES: EnvVar = EnvVar {
+    name: "METRICS_PER_APP_ROUTES",
+    kind: EnvKind::Flag,
 };
 /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
 pub const WEBSOCKET_MANAGEMENT_URL: EnvVar = EnvVar {
@@ -234,6 +267,11 @@ impl FunctionEnv {
         self.values.get(var.name).map(String::as_str)
     }
 
+    /// The value of a `true`/`false` variable, or `None` when this function does not declare it.
+    pub fn flag(&self, var: &EnvVar) -> Option<bool> {
+        self.text(var).map(|v| v == "true")
+    }
+
     /// The value of a variable the function must declare; an error naming it otherwise.
     pub fn required(&self, var: &EnvVar) -> Result<&str, EnvError> {
         self.text(var).ok_or_else(|| EnvError {
@@ -286,6 +324,7 @@ mod tests {
         vec![
             ("STAGE", "dev"),
             ("RUST_LOG", "info"),
+            ("METRICS_PER_APP_ROUTES", "true"),
             (
                 "SIGNING_KEY_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
@@ -296,6 +335,9 @@ mod tests {
             ("CONFIG_TABLE", "t-config"),
             ("API_KEYS_TABLE", "t-keys"),
             ("AUDIT_TABLE", "t-audit"),
+            ("LIMITS_TABLE", "t-limits"),
+            ("APP_REQUESTS_PER_MINUTE", "6000"),
+            ("CLIENT_REQUESTS_PER_MINUTE", "600"),
         ]
     }
 
@@ -311,6 +353,7 @@ mod tests {
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
         assert_eq!(env.table(&crate::tables::USERS), None, "not admin's table");
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
+        assert_eq!(env.flag(&METRICS_PER_APP_ROUTES), Some(true));
     }
 
     #[test]
@@ -336,6 +379,7 @@ mod tests {
             ("BCRYPT_COST", "99"),
             ("ACCESS_TOKEN_TTL_SECONDS", "900"),
             ("REFRESH_TOKEN_TTL_SECONDS", "86400"),
+            ("SESSION_MAX_SECONDS", "864000"),
         ]);
         let err = FunctionEnv::from_lookup(&AUTH, lookup(&auth)).unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");
@@ -353,5 +397,7 @@ mod tests {
         assert!(WEBSOCKET_MANAGEMENT_URL.check("ftp://x").is_err());
         assert!(CORS_ORIGINS.check("a,,b").is_err());
         assert!(STAGE.check("  ").is_err());
+        assert!(METRICS_PER_APP_ROUTES.check("false").is_ok());
+        assert!(METRICS_PER_APP_ROUTES.check("yes").is_err());
     }
 }

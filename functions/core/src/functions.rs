@@ -76,13 +76,17 @@ impl FunctionDef {
     }
 }
 
-/// What every function behind the HTTP API reads (`ob_api::Settings`, audit, CORS).
-const HTTP_ENV: [EnvVar; 5] = [
+/// What every function behind the HTTP API reads (`ob_api::Settings`, audit,
+/// CORS, request limits).
+const HTTP_ENV: [EnvVar; 8] = [
     env::STAGE,
     env::RUST_LOG,
+    env::METRICS_PER_APP_ROUTES,
     env::SIGNING_KEY_SECRET_ARN,
     env::CORS_ORIGINS,
     env::AUDIT_RETENTION_DAYS,
+    env::APP_REQUESTS_PER_MINUTE,
+    env::CLIENT_REQUESTS_PER_MINUTE,
 ];
 
 /// Register, login, refresh, logout, me.
@@ -98,16 +102,21 @@ pub const AUTH: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::USERS,
         &tables::SESSIONS,
+        &tables::LIMITS,
     ],
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
         env::BCRYPT_COST,
         env::ACCESS_TOKEN_TTL_SECONDS,
         env::REFRESH_TOKEN_TTL_SECONDS,
+        env::SESSION_MAX_SECONDS,
     ],
     event_sources: &[],
 };
@@ -127,6 +136,7 @@ pub const DATA: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::DATA,
+        &tables::LIMITS,
     ],
     env: &HTTP_ENV,
     event_sources: &[],
@@ -144,13 +154,17 @@ pub const FILES: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::FILES,
+        &tables::LIMITS,
     ],
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
         env::FILES_BUCKET,
         env::MAX_UPLOAD_BYTES,
         env::URL_EXPIRY_SECONDS,
@@ -174,6 +188,7 @@ pub const ADMIN: FunctionDef = FunctionDef {
         &tables::CONFIG,
         &tables::API_KEYS,
         &tables::AUDIT,
+        &tables::LIMITS,
     ],
     env: &HTTP_ENV,
     event_sources: &[],
@@ -194,6 +209,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::WEBSOCKET_MANAGEMENT_URL,
     ],

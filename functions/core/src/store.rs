@@ -17,6 +17,7 @@ pub struct Tables {
     pub data: String,
     pub connections: String,
     pub files: String,
+    pub limits: String,
 }
 
 impl Tables {
@@ -41,6 +42,7 @@ impl Tables {
             data: name(&tables::DATA),
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
+            limits: name(&tables::LIMITS),
         }
     }
 
@@ -100,6 +102,9 @@ impl Store {
     }
     pub(crate) fn files_table(&self) -> Result<&str> {
         Tables::require(&self.tables.files, &tables::FILES)
+    }
+    pub(crate) fn limits_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.limits, &tables::LIMITS)
     }
 }
 

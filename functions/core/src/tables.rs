@@ -146,10 +146,10 @@ pub const SESSIONS_BY_USER: IndexDef = IndexDef {
     sort_key: None,
 };
 
-/// Refresh sessions and login throttles, all expired by TTL. Items:
-/// `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}` (the
-/// session family, revoked as a whole on token reuse), `pk=L#{appId}#{subject}`
-/// (failed-login counters).
+/// Refresh sessions, expired by TTL. Items: `pk=T#{refresh token hash}` (one
+/// per issued token), `pk=F#{family id}` (the session family, revoked as a
+/// whole on token reuse). (Failed-login counters of older versions,
+/// `pk=L#{appId}#{subject}`, expire by TTL; counters now live in `LIMITS`.)
 pub const SESSIONS: TableDef = TableDef {
     logical_id: "SessionsTable",
     env_var: "SESSIONS_TABLE",
@@ -157,6 +157,22 @@ pub const SESSIONS: TableDef = TableDef {
     partition_key: "pk",
     sort_key: None,
     indexes: &[SESSIONS_BY_USER],
+    ttl_attribute: Some("expiresAt"),
+    stream: false,
+};
+
+/// Abuse counters, one item per subject and fixed window, expired by TTL when
+/// the window ends: `pk=L#{appId}#{subject}#{windowStart}` with `n` (the count).
+/// Subjects: `login:{email}|{address}` and `login:{email}` (login attempts),
+/// `register:{address}` (registrations), `req:app` and `req:ip:{address}`
+/// (requests; see `limits.rs` and ob-api's `limits.rs`).
+pub const LIMITS: TableDef = TableDef {
+    logical_id: "LimitsTable",
+    env_var: "LIMITS_TABLE",
+    output: "LimitsTableName",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[],
     ttl_attribute: Some("expiresAt"),
     stream: false,
 };
@@ -206,6 +222,7 @@ pub const ALL: &[TableDef] = &[
     SESSIONS,
     CONNECTIONS,
     FILES,
+    LIMITS,
 ];
 
 impl TableDef {

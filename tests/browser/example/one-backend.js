@@ -21,32 +21,16 @@ export class OneBackend {
   register(email, password, profile) { return this.#signIn("/auth/register", { email, password, profile }); }
   login(email, password) { return this.#signIn("/auth/login", { email, password }); }
   async #signIn(path, body) {
-    await this.#keep(await this.#send("POST", path, { ...body, appId: this.appId }));
+    this.#keep(await this.#send("POST", path, { ...body, appId: this.appId }));
     return this.user;
   }
-  // Stores a session (null: none). localStorage is the copy each tab reads at once, but another
-  // tab's write reaches it late; IndexedDB, read under the refresh lock, is never behind.
-  async #keep(r) {
-    const s = r && { accessToken: r.accessToken, refreshToken: r.refreshToken,
-      expiresAt: Date.now() + r.expiresIn * 1000, user: r.user };
-    await this.#db("readwrite", (db) => (s ? db.put(s, this.slot) : db.delete(this.slot)));
-    this.session = s;
-  }
-  #db(mode, act) {
-    return new Promise((resolve, reject) => {
-      const open = indexedDB.open("one-backend", 1);
-      open.onupgradeneeded = () => open.result.createObjectStore("sessions");
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const tx = open.result.transaction("sessions", mode), req = act(tx.objectStore("sessions"));
-        tx.oncomplete = () => { open.result.close(); resolve(req.result); };
-        tx.onerror = () => reject(tx.error);
-      };
-    });
+  #keep(r) {
+    const expiresAt = Date.now() + r.expiresIn * 1000;
+    this.session = { accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt, user: r.user };
   }
   async logout() {
     const s = this.session;
-    await this.#keep(null);
+    this.session = null;
     if (s) await this.#send("POST", "/auth/logout", { refreshToken: s.refreshToken }).catch(() => {});
   }
 
@@ -63,24 +47,19 @@ export class OneBackend {
 
   // A usable access token: refreshed when it expires within 30 s or was just refused (`stale`).
   // Refresh tokens are single-use and a reused one signs the user out everywhere, so tabs take
-  // turns (Web Locks) and a tab that waited uses the session another tab stored meanwhile.
+  // turns (Web Locks) and a tab that waited uses the token another tab got meanwhile.
   async accessToken(stale) {
     const seen = this.session;
-    const signedOut = () => new ApiError(401, { code: "unauthorized", message: "not signed in" });
-    if (!seen) throw signedOut();
+    if (!seen) throw new ApiError(401, { code: "unauthorized", message: "not signed in" });
     if (seen.accessToken !== stale && seen.expiresAt - Date.now() > 30_000) return seen.accessToken;
     const exclusive = (f) => (navigator.locks ? navigator.locks.request(this.slot, f) : f());
     return exclusive(async () => {
-      const latest = await this.#db("readonly", (db) => db.get(this.slot));
-      if (latest?.refreshToken !== seen.refreshToken) {
-        this.session = latest ?? null; // another tab refreshed, signed in or out
-        if (!latest) throw signedOut();
-        return latest.accessToken;
-      }
+      const now = this.session;
+      if (now && now.refreshToken !== seen.refreshToken) return now.accessToken;
       try {
-        await this.#keep(await this.#send("POST", "/auth/refresh", { refreshToken: seen.refreshToken }));
+        this.#keep(await this.#send("POST", "/auth/refresh", { refreshToken: seen.refreshToken }));
       } catch (e) {
-        if (e.status === 401) { await this.#keep(null); this.onSignOut(); }
+        if (e.status === 401) { this.session = null; this.onSignOut(); }
         throw e;
       }
       return this.session.accessToken;

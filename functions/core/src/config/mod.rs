@@ -24,7 +24,13 @@ pub const DEFAULT_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
 
 /// The keys the backend itself reads and validates, as named in JSON and in
 /// the stored item (`ConfigBody`'s fields; a test holds the two together).
-pub const SYSTEM_KEYS: [&str; 4] = ["featureFlags", "allowedOrigins", "indexedFields", "uploads"];
+pub const SYSTEM_KEYS: [&str; 5] = [
+    "featureFlags",
+    "allowedOrigins",
+    "indexedFields",
+    "uploads",
+    "limits",
+];
 /// The key of the app's own values, beside the system keys.
 pub const SETTINGS_KEY: &str = "settings";
 
@@ -51,6 +57,23 @@ impl Default for UploadLimits {
     }
 }
 
+/// The app's own request limits per minute; absent values take the stage's
+/// defaults (`api.limits` of the stage file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestLimits {
+    /// Requests per minute of the whole app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Requests per minute from one client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute_per_client: Option<u32>,
+}
+
+/// The largest per-minute limit an app may set.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+
 /// The replaceable part of an app's config (the body of `PUT /config/{appId}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -66,6 +89,9 @@ pub struct ConfigBody {
     pub indexed_fields: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub uploads: UploadLimits,
+    /// Request limits of the app; absent values take the stage's.
+    #[serde(default)]
+    pub limits: RequestLimits,
     /// The app's own values: any JSON object up to 32 KiB, served only to the
     /// app's signed-in users. Absent from a replacement means empty; absent
     /// from a read means withheld (no signed-in user).
@@ -160,6 +186,7 @@ impl ConfigBody {
             self.allowed_origins != other.allowed_origins,
             self.indexed_fields != other.indexed_fields,
             self.uploads != other.uploads,
+            self.limits != other.limits,
         ];
         for (key, differs) in SYSTEM_KEYS.iter().zip(differs) {
             if differs {
@@ -240,12 +267,13 @@ pub async fn put(
         .table_name(store.config_table()?)
         .key(CONFIG.partition_key, attr::s(app_id))
         .update_expression(
-            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, settings = :st, updatedAt = :now ADD version :one",
+            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, limits = :lim, settings = :st, updatedAt = :now ADD version :one",
         )
         .expression_attribute_values(":ff", attr::from_json(&json["featureFlags"]))
         .expression_attribute_values(":ao", attr::from_json(&json["allowedOrigins"]))
         .expression_attribute_values(":ix", attr::from_json(&json["indexedFields"]))
         .expression_attribute_values(":up", attr::from_json(&json["uploads"]))
+        .expression_attribute_values(":lim", attr::from_json(&json["limits"]))
         .expression_attribute_values(":st", attr::s(stored_settings))
         .expression_attribute_values(":now", attr::s(&now))
         .expression_attribute_values(":one", attr::n(1))

@@ -1,0 +1,29 @@
+//! Every SQS queue of the stack, defined once (as `tables.rs` is for tables).
+//!
+//! The dashboard shows each queue's depth and the age of its oldest message,
+//! and each dead-letter queue gets an alarm, because `obctl render` builds both
+//! from this list; a test fails when the template declares a queue that is not
+//! here, or the other way round. A new queue is added to the template and
+//! here, and it is watched from then on.
+
+/// A queue of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDef {
+    /// Logical id of the `AWS::SQS::Queue` resource in the template.
+    pub logical_id: &'static str,
+    /// What waits in it, for the dashboard and the alarm's description.
+    pub holds: &'static str,
+    /// Whether it is a dead-letter queue: any message in it is work that
+    /// failed for good and needs an operator, so it raises an alarm.
+    pub dead_letter: bool,
+}
+
+/// Every queue of the stack, in template order.
+pub const ALL: &[QueueDef] = &[];
+
+impl QueueDef {
+    /// Looks a queue up by its logical id.
+    pub fn by_logical_id(logical_id: &str) -> Option<&'static QueueDef> {
+        ALL.iter().find(|queue| queue.logical_id == logical_id)
+    }
+}
