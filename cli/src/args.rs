@@ -74,7 +74,7 @@ pub enum Command {
     Outputs(StageArgs),
     /// Delete a stage's stack (tables and buckets are retained)
     Destroy(DestroyArgs),
-    /// Serve the whole HTTP API locally against a deployed stage's tables
+    /// Run the stage's functions locally behind a local API Gateway, against its deployed stack
     Dev(DevArgs),
     /// Create, list, show and update a stage's apps
     Apps(crate::admin::args::AppsArgs),
@@ -127,12 +127,21 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Stage whose tables and signing key to use (deploy it first)
+    /// Stage whose template and deployed stack to run (deploy it first)
     #[arg(long, env = "OBCTL_STAGE", default_value = "local")]
     pub stage: String,
     /// Port on 127.0.0.1
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
+    /// Serve the API from this process (one axum router) instead of the function processes
+    #[arg(long)]
+    pub in_process: bool,
+    /// Cargo profile of the function binaries (release: optimised, slower to build)
+    #[arg(long, value_enum, default_value_t = BuildProfile::Dev)]
+    pub build_profile: BuildProfile,
+    /// Most instances of one function running at once
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_instances: usize,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod commands;
 pub mod deploy;
+pub mod dev;
 pub mod error;
 pub mod live;
 pub mod observe;
@@ -81,7 +82,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Status(args) => block_on(commands::status::status(g, args, p)),
         Command::Outputs(args) => block_on(commands::status::outputs(g, args, p)),
         Command::Destroy(args) => block_on(commands::destroy::run(g, args, p)),
-        Command::Dev(args) => block_on(commands::dev::run(g, args, p)),
+        Command::Dev(args) => block_on(dev::run(g, args, p)),
         Command::Apps(args) => block_on(admin::apps::run(g, args, p)),
         Command::Keys(args) => block_on(admin::keys::run(g, args, p)),
         Command::Users(args) => block_on(admin::users::run(g, args, p)),

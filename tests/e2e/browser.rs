@@ -1,12 +1,14 @@
-//! The example page in headless Chromium against `obctl dev`, the page on another origin than the
+//! The example page in headless Chromium against `obctl dev` as `make dev` runs it (every function
+//! its own process behind the local HTTP and WebSocket APIs), the page on another origin than the
 //! API: sign-up, settings, records, a presigned upload and download, live changes across tabs, a
 //! refused token refreshed once, and the WebSocket reconnecting with a fresh token after a restart.
 //!
 //! The page is served by `obctl dev` at `http://localhost:PORT/_dev/example/` and calls the API at
 //! `http://127.0.0.1:PORT`: another host, so another origin, and every call is a real CORS
-//! request (with preflights); the presigned PUT goes to the emulator's S3, a third origin, whose
-//! bucket CORS comes from the deployed template. The stage is `local` with the page's origin as
-//! its only browser origin, in a scratch project (`--project-dir`) so the port can be free.
+//! request whose preflight goes through the local gateway to the function that owns the route;
+//! the presigned PUT goes to the emulator's S3, a third origin, whose bucket CORS comes from the
+//! deployed template. The stage is `local` with the page's origin as its only browser origin, in
+//! a scratch project (`--project-dir`) so the port can be free.
 
 use std::path::{Path, PathBuf};
 
@@ -50,10 +52,14 @@ fn ok(run: &Run) -> String {
 }
 
 /// A project whose `local` stage is `stacks/local.yaml` with the page's origin as its only
-/// browser origin (the API's CORS and the files bucket's), sharing the real templates.
+/// browser origin (the API's CORS and the files bucket's), sharing the real templates. It lives
+/// under the checkout's `target/`: `obctl dev` builds the functions with cargo from the project
+/// folder, and from there cargo finds this workspace (and its build output) above it.
 fn scratch_project(page_origin: &str) -> PathBuf {
     let root = workspace_root();
-    let dir = std::env::temp_dir().join(format!("ob-browser-{}", std::process::id()));
+    let dir = root
+        .join("target")
+        .join(format!("ob-browser-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("stacks")).expect("scratch project");
     std::os::unix::fs::symlink(root.join("templates"), dir.join("templates")).expect("templates");
@@ -184,6 +190,11 @@ async fn example_page_in_headless_chromium() {
     assert_eq!(theme, "dark");
     wait_text(&browser, "the WebSocket open", "live-status", "open").await;
     add_note(&browser, "first note").await;
+    // Chromium's preflights and the socket went through the local gateway to the functions.
+    dev.line(&["auth     OPTIONS /auth/register (ANY /auth/{proxy+})"]);
+    dev.line(&["data     OPTIONS /api/web/notes (ANY /api/{appId}/{resource})"]);
+    dev.line(&["admin    GET /config/web (ANY /config/{appId})"]);
+    dev.line(&["realtime ws $connect", "200"]);
 
     // A second tab of the same origin shares the session, lists the note and goes live.
     let tab_a = browser.tab().await;
@@ -231,6 +242,7 @@ async fn example_page_in_headless_chromium() {
     browser.click("#file-download").await;
     wait_text(&browser, "the downloaded bytes", "file-content", &content).await;
     assert_eq!(text_of(&browser, "file-content").await, content);
+    dev.line(&["files    OPTIONS /files/web/upload-url (ANY /files/{appId}/{proxy+})"]);
 
     // A refused access token is refreshed once (rotating the refresh token) and the call retried.
     let before = session(&browser).await;
@@ -247,7 +259,11 @@ async fn example_page_in_headless_chromium() {
 
     // Both tabs refresh at the same moment (timers on one whole second, the granularity of a
     // background tab's): one presents the refresh token, the other waits its turn and takes
-    // the stored result. Presenting it twice would end the session.
+    // the stored result. (The server's reuse grace would answer a second presentation with the
+    // same successor, so only the count of refresh calls shows the tabs took turns.)
+    const REFRESH: &str = "auth     POST /auth/refresh (";
+    const NOTE: &str = "data     POST /api/web/notes (";
+    let refreshes = dev.count(REFRESH, 0);
     let start = browser
         .run(
             "return Math.ceil(Date.now() / 1000) * 1000 + 1000;",
@@ -279,7 +295,15 @@ async fn example_page_in_headless_chromium() {
         "{raced:?}"
     );
     assert_eq!(raced[0], raced[1], "both tabs hold the one new token");
+    let notes = dev.count(NOTE, 0);
     add_note(&browser, "after the race").await;
+    // The console prints in order: once the note's line is there, so are the refreshes'.
+    dev.count(NOTE, notes + 1);
+    assert_eq!(
+        dev.count(REFRESH, 0),
+        refreshes + 1,
+        "one refresh for both tabs"
+    );
 
     // The server restarts while both tabs hold a spoiled token: each socket's reconnect is
     // refused once, then made with a refreshed token (the tabs take turns, so the single-use

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use ob_tests::emulator;
-use ob_tests::http::{self, Response};
+use ob_tests::http::{self, Reply};
 
 const BUCKET: &str = "cors-test";
 const APP: &str = "https://app.example";
@@ -26,7 +26,7 @@ fn template(origin: &str) -> String {
     .to_string()
 }
 
-async fn preflight(url: &str, origin: &str, method: Option<&str>, headers: &str) -> Response {
+async fn preflight(url: &str, origin: &str, method: Option<&str>, headers: &str) -> Reply {
     let mut sent = vec![("Origin".to_owned(), origin.to_owned())];
     if let Some(method) = method {
         sent.push(("Access-Control-Request-Method".into(), method.into()));
@@ -52,16 +52,13 @@ async fn bucket_cors_is_evaluated_like_s3() {
 
     let allowed = preflight(&object, APP, Some("PUT"), "content-type").await;
     assert_eq!(allowed.status, 200, "{allowed:?}");
-    assert_eq!(allowed.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(allowed.header("access-control-allow-origin"), [APP]);
     assert_eq!(
         allowed.header("access-control-allow-headers"),
-        Some("content-type")
+        ["content-type"]
     );
-    assert_eq!(
-        allowed.header("access-control-expose-headers"),
-        Some("ETag")
-    );
-    assert_eq!(allowed.header("access-control-max-age"), Some("3000"));
+    assert_eq!(allowed.header("access-control-expose-headers"), ["ETag"]);
+    assert_eq!(allowed.header("access-control-max-age"), ["3000"]);
     let refusals = [
         ("https://evil.example", Some("PUT"), "content-type"),
         (APP, Some("DELETE"), ""),
@@ -70,7 +67,7 @@ async fn bucket_cors_is_evaluated_like_s3() {
     for (origin, method, headers) in refusals {
         let refused = preflight(&object, origin, method, headers).await;
         assert_eq!(refused.status, 403, "{origin} {method:?} {headers}");
-        assert_eq!(refused.header("access-control-allow-origin"), None);
+        assert!(refused.header("access-control-allow-origin").is_empty());
     }
     assert_eq!(preflight(&object, APP, None, "").await.status, 400);
 
@@ -90,7 +87,7 @@ async fn bucket_cors_is_evaluated_like_s3() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).expect("expiry"))
         .await
         .expect("presigned GET");
-    for (origin, expected) in [(APP, Some(APP)), ("https://evil.example", None)] {
+    for (origin, expected) in [(APP, vec![APP]), ("https://evil.example", vec![])] {
         let got = http::exchange(
             "GET",
             presigned.uri(),

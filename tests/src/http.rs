@@ -2,21 +2,22 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// An answer: status, header lines (names lowercased) and the de-chunked body.
-#[derive(Debug)]
-pub struct Response {
+/// A response: status, headers (names lower-cased, in order) and the de-chunked body.
+#[derive(Debug, Clone)]
+pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-impl Response {
-    /// The first header of that (lowercase) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+impl Reply {
+    /// Every value of a header.
+    pub fn header(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n == name)
+            .filter(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -27,17 +28,12 @@ pub async fn request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let response = exchange(method, url, headers, body).await;
-    (response.status, response.body)
+    let reply = exchange(method, url, headers, body).await;
+    (reply.status, reply.body)
 }
 
-/// Sends one request and returns the whole answer.
-pub async fn exchange(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Response {
+/// Sends one request and returns the whole response.
+pub async fn exchange(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
     let rest = url.strip_prefix("http://").expect("plain-HTTP URLs only");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -112,7 +108,7 @@ pub async fn exchange(
     if chunked {
         body = dechunk(&body);
     }
-    Response {
+    Reply {
         status,
         headers: header_lines,
         body,

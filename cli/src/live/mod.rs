@@ -5,7 +5,6 @@
 //! frontend sees the same protocol, the same permission checks and the same
 //! fan-out locally as deployed.
 
-pub mod example;
 mod hub;
 mod socket;
 mod stream;
@@ -29,6 +28,6 @@ pub fn app(api: AppState, realtime: LocalRealtime) -> Router {
     Router::new()
         .route(WEBSOCKET_PATH, get(socket::upgrade))
         .with_state(realtime)
-        .merge(example::router())
+        .nest(ob_local::server::DEV_PREFIX, crate::dev::example::routes())
         .merge(ob_api::router(api))
 }

@@ -1,6 +1,6 @@
-//! `obctl dev`: the whole backend on 127.0.0.1 against a deployed stage (the
-//! local emulator's for `make dev`): the same axum router the Lambdas run, the
-//! WebSocket protocol at `/live`, and realtime driven by the data table's stream.
+//! `obctl dev --in-process`: the whole backend in this one process against a deployed stage: the same axum router
+//! the Lambdas run, the WebSocket protocol at `/live`, and realtime driven by the data table's stream. Faster to
+//! iterate on than the function processes, but not the deployed shape (no Runtime API, no API Gateway routes).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,22 +15,66 @@ use crate::args::{DevArgs, GlobalArgs};
 use crate::aws::{Aws, aws_error};
 use crate::deploy::stack;
 use crate::error::{CliError, Result};
-use crate::live::{self, LocalHub, StreamFollower};
+use crate::live::{self, LocalHub, LocalRealtime, StreamFollower};
 use crate::project::Project;
 use crate::stage::{self, Stage};
 
 pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Result<u8> {
     let stage = stage::load(project, &args.stage)?;
     let aws = Aws::connect(&args.aws, &stage.config.region).await;
-    let Some(found) = stack::describe(&aws.cloudformation(), &stage.config.stack_name).await?
-    else {
-        return Err(
-            CliError::new(format!("stage {} is not deployed", stage.name)).fix(format!(
-                "deploy it first: `obctl deploy --stage {}` (`make dev` does)",
-                stage.name
-            )),
-        );
-    };
+    let address = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let (api, realtime) = backend(&aws, &stage, address).await?;
+    let store = api.store().clone();
+    let follower =
+        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
+            .await
+            .map_err(|err| {
+                CliError::new(format!("cannot follow the data table's stream: {err}"))
+                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+            })?;
+    let listener = super::stack::listen(address).await?;
+
+    println!(
+        "One Backend (stage {}) is serving on http://{address}",
+        stage.name
+    );
+    println!("  health:    http://{address}/health");
+    println!("  OpenAPI:   http://{address}/openapi.json");
+    println!(
+        "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
+        live::WEBSOCKET_PATH
+    );
+    super::example::banner(address, &stage, true);
+    println!("Ctrl-C stops the server.");
+
+    let stream = tokio::spawn(live::follow(follower, realtime.clone()));
+    let app = live::app(api, realtime).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    stream.abort();
+    served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
+    Ok(0)
+}
+
+/// The API and the realtime service of `stage_name` over its deployed tables, bucket and signing key.
+pub async fn state(
+    project: &Project,
+    stage_name: &str,
+    aws: &Aws,
+) -> Result<(AppState, LocalRealtime)> {
+    let stage = stage::load(project, stage_name)?;
+    backend(aws, &stage, SocketAddr::from(([127, 0, 0, 1], 8787))).await
+}
+
+async fn backend(
+    aws: &Aws,
+    stage: &Stage,
+    address: SocketAddr,
+) -> Result<(AppState, LocalRealtime)> {
+    let found = super::stack::deployed_stack(aws, stage).await?;
     let outputs: BTreeMap<String, String> = stack::outputs(&found)
         .into_iter()
         .map(|o| (o.key, o.value))
@@ -56,71 +100,22 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         .unwrap_or_default()
         .as_bytes()
         .to_vec();
-
     let store = Store::new(
         aws.dynamodb(),
         Tables::from_lookup(|def| outputs.get(def.output).cloned()),
     );
     let files = FileStore::new(aws.s3(), output("FilesBucketName")?);
-    let address = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let settings = settings(&stage, address);
+    let settings = settings(stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
     let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
         .map_err(fail)?;
     let realtime = Realtime {
-        store: store.clone(),
+        store,
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
     };
-    let follower =
-        StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
-            .await
-            .map_err(|err| {
-                CliError::new(format!("cannot follow the data table's stream: {err}"))
-                    .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
-            })?;
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|err| {
-            CliError::new(format!("cannot listen on {address}: {err}"))
-                .fix("stop whatever uses the port, or pass --port N")
-        })?;
-
-    println!(
-        "One Backend (stage {}) is serving on http://{address}",
-        stage.name
-    );
-    println!("  health:    http://{address}/health");
-    println!("  OpenAPI:   http://{address}/openapi.json");
-    println!(
-        "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
-        live::WEBSOCKET_PATH
-    );
-    println!(
-        "  example:   http://{address}{}?app=<app id>&key=<key>",
-        live::example::EXAMPLE_PATH
-    );
-    let own_origin = format!("http://{address}");
-    if !stage.config.cors.allowed_origins.contains(&own_origin) {
-        println!(
-            "  note: {own_origin} is not in cors.allowedOrigins of stacks/{}.yaml, so the files bucket refuses \
-             browser uploads from pages served here; add it and redeploy to upload from the example page",
-            stage.name
-        );
-    }
-    println!("Ctrl-C stops the server.");
-
-    let stream = tokio::spawn(live::follow(follower, realtime.clone()));
-    let app = live::app(api, realtime).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
-    stream.abort();
-    served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
-    Ok(0)
+    Ok((api, realtime))
 }
 
 /// The API's settings from the stage file, as the Lambdas get them from the template.
