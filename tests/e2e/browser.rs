@@ -6,13 +6,11 @@
 //! The page is served by `obctl dev` at `http://localhost:PORT/_dev/example/` and calls the API at
 //! `http://127.0.0.1:PORT`: another host, so another origin, and every call is a real CORS
 //! request whose preflight goes through the local gateway to the function that owns the route;
-//! the presigned PUT goes to the emulator's S3, a third origin, whose bucket CORS comes from the
-//! deployed template. The stage is `local` with the page's origin as its only browser origin, in
-//! a scratch project (`--project-dir`) so the port can be free.
+//! the page's origin is the app's own (`obctl apps create --origin`), not the stage's. The
+//! presigned PUT goes to the emulator's S3, a third origin, under the bucket CORS of the deployed
+//! template.
 
-use std::path::{Path, PathBuf};
-
-use ob_tests::emulator::{Emulator, emulator, workspace_root};
+use ob_tests::emulator::{Emulator, emulator};
 use ob_tests::obctl::{Run, obctl};
 use ob_tests::webdriver::{Binaries, Browser};
 use serde_json::{Value, json};
@@ -51,32 +49,12 @@ fn ok(run: &Run) -> String {
     run.stdout.trim().to_owned()
 }
 
-/// A project whose `local` stage is `stacks/local.yaml` with the page's origin as its only
-/// browser origin (the API's CORS and the files bucket's), sharing the real templates. It lives
-/// under the checkout's `target/`: `obctl dev` builds the functions with cargo from the project
-/// folder, and from there cargo finds this workspace (and its build output) above it.
-fn scratch_project(page_origin: &str) -> PathBuf {
-    let root = workspace_root();
-    let dir = root
-        .join("target")
-        .join(format!("ob-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("stacks")).expect("scratch project");
-    std::os::unix::fs::symlink(root.join("templates"), dir.join("templates")).expect("templates");
-    let local = std::fs::read_to_string(root.join("stacks/local.yaml")).expect("local.yaml");
-    let mut stage: serde_yaml::Value = serde_yaml::from_str(&local).expect("YAML");
-    stage["cors"]["allowedOrigins"] = serde_yaml::to_value([page_origin]).expect("origins");
-    let text = serde_yaml::to_string(&stage).expect("YAML");
-    std::fs::write(dir.join(format!("stacks/{STAGE}.yaml")), text).expect("stage file");
-    dir
-}
-
-/// Deploys the stage, makes app `web` with a key, and sets the app's theme; returns the key.
-fn backend(emu: &Emulator, project: &Path) -> String {
-    let project = project.to_string_lossy();
+/// Deploys the stage, makes app `web` with the page's origin as its own and a key, and sets the
+/// app's theme; returns the key.
+fn backend(emu: &Emulator, page_origin: &str) -> String {
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend(["--stage", STAGE, "--project-dir", &project]);
+        all.extend(["--stage", STAGE]);
         ok(&obctl(emu, &all))
     };
     run(&["bootstrap"]);
@@ -87,7 +65,16 @@ fn backend(emu: &Emulator, project: &Path) -> String {
         "--artifacts",
         &artifacts.to_string_lossy(),
     ]);
-    run(&["apps", "create", "--id", "web", "--name", "Web"]);
+    run(&[
+        "apps",
+        "create",
+        "--id",
+        "web",
+        "--name",
+        "Web",
+        "--origin",
+        page_origin,
+    ]);
     run(&["config", "set", "--app", "web", "settings.theme=dark"]);
     // What a browser key should hold: everything the page calls, and not config:write.
     let scopes = "auth,config:read,data:read,data:write,files:read,files:write,realtime";
@@ -146,6 +133,14 @@ async fn spoil_access_token(browser: &Browser) {
         .await;
 }
 
+/// Waits until `obctl dev` printed every invocation before now: it prints them in order, so
+/// once the line of a request sent now is there, so are the earlier ones.
+async fn settled(dev: &DevServer, port: u16, mark: &str) {
+    let path = format!("/api/web/{mark}");
+    ob_tests::http::exchange("GET", &format!("http://127.0.0.1:{port}{path}"), &[], &[]).await;
+    dev.line(&[&format!("data     GET {path} (")]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn example_page_in_headless_chromium() {
     let Some(binaries) = binaries_or_skip() else {
@@ -154,14 +149,8 @@ async fn example_page_in_headless_chromium() {
     let emu = emulator().await;
     let port = ob_tests::free_port();
     let page_origin = format!("http://localhost:{port}");
-    let project = scratch_project(&page_origin);
-    let key = backend(&emu, &project);
-    let dev_args = [
-        "--stage",
-        STAGE,
-        "--project-dir",
-        project.to_str().expect("path"),
-    ];
+    let key = backend(&emu, &page_origin);
+    let dev_args = ["--stage", STAGE];
     let dev: DevServer = start_dev_at(&emu, port, &dev_args);
     let page = format!("{page_origin}/_dev/example/?api=http://127.0.0.1:{port}&app=web&key={key}");
 
@@ -257,12 +246,12 @@ async fn example_page_in_headless_chromium() {
             .starts_with("spoiled.")
     );
 
-    // Both tabs refresh at the same moment (timers on one whole second, the granularity of a
-    // background tab's): one presents the refresh token, the other waits its turn and takes
-    // the stored result. (The server's reuse grace would answer a second presentation with the
+    // Both tabs have the token they hold refused and refresh at the same moment (timers on one
+    // whole second, the granularity of a background tab's): one presents the refresh token, the
+    // other waits its turn and takes the stored result. (The server's reuse grace would answer a second presentation with the
     // same successor, so only the count of refresh calls shows the tabs took turns.)
     const REFRESH: &str = "auth     POST /auth/refresh (";
-    const NOTE: &str = "data     POST /api/web/notes (";
+    settled(&dev, port, "before-the-race").await;
     let refreshes = dev.count(REFRESH, 0);
     let start = browser
         .run(
@@ -274,7 +263,8 @@ async fn example_page_in_headless_chromium() {
         browser.switch_to(tab).await;
         browser
             .run(
-                "setTimeout(() => { ob.accessToken(ob.session.accessToken)\
+                "const refused = ob.session.accessToken;\
+                 setTimeout(() => { ob.accessToken(refused)\
                    .then((t) => { window.raced = t; }, (e) => { window.raced = 'failed: ' + e.message; }); },\
                    arguments[0] - Date.now());",
                 json!([start]),
@@ -295,10 +285,8 @@ async fn example_page_in_headless_chromium() {
         "{raced:?}"
     );
     assert_eq!(raced[0], raced[1], "both tabs hold the one new token");
-    let notes = dev.count(NOTE, 0);
     add_note(&browser, "after the race").await;
-    // The console prints in order: once the note's line is there, so are the refreshes'.
-    dev.count(NOTE, notes + 1);
+    settled(&dev, port, "after-the-race").await;
     assert_eq!(
         dev.count(REFRESH, 0),
         refreshes + 1,
@@ -336,5 +324,4 @@ async fn example_page_in_headless_chromium() {
         wait_text(&browser, "still signed in", "whoami", "ada@example.com").await;
     }
     let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_dir_all(project);
 }

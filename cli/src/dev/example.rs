@@ -50,6 +50,7 @@ pub fn routes() -> Router {
 
 /// What `obctl dev` prints about the page; `api_allows_own_origin` when the API
 /// served here accepts calls from the page whatever the stage's origins are.
+/// (The files bucket takes uploads from any origin.)
 pub fn banner(
     address: std::net::SocketAddr,
     stage: &crate::stage::Stage,
@@ -60,17 +61,13 @@ pub fn banner(
         path()
     );
     let own_origin = format!("http://{address}");
-    if stage.config.cors.allowed_origins.contains(&own_origin) {
+    if api_allows_own_origin || stage.config.cors.allowed_origins.contains(&own_origin) {
         return;
     }
-    let refused = if api_allows_own_origin {
-        "the files bucket refuses browser uploads"
-    } else {
-        "the API and the files bucket refuse browser calls"
-    };
     println!(
-        "  note: {own_origin} is not in cors.allowedOrigins of stacks/{}.yaml, so {refused} \
-         from pages served here; add it and redeploy (`obctl deploy --stage {}`) to use the example page",
+        "  note: {own_origin} is not in cors.allowedOrigins of stacks/{}.yaml, so the API refuses \
+         calls from pages served here; add it there and restart, or allow it for one app: \
+         obctl config set --stage {} --app <app id> 'allowedOrigins=[\"{own_origin}\"]'",
         stage.name, stage.name
     );
 }

@@ -19,7 +19,15 @@ pub struct QueueDef {
 }
 
 /// Every queue of the stack, in template order.
-pub const ALL: &[QueueDef] = &[];
+pub const ALL: &[QueueDef] = &[REALTIME_FAILED_BATCHES];
+
+/// Data-stream batches realtime's fan-out could not deliver after every retry
+/// (the event source mapping's on-failure destination).
+pub const REALTIME_FAILED_BATCHES: QueueDef = QueueDef {
+    logical_id: "RealtimeFailedBatches",
+    holds: "data-stream batches realtime could not fan out after every retry (shard and sequence range)",
+    dead_letter: true,
+};
 
 impl QueueDef {
     /// Looks a queue up by its logical id.
