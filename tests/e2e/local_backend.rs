@@ -35,24 +35,6 @@ impl Drop for DevServer {
 }
 
 impl DevServer {
-    /// How many printed lines contain `needle`, once at least `at_least` do.
-    pub(crate) fn count(&self, needle: &str, at_least: usize) -> usize {
-        let deadline = std::time::Instant::now() + crate::realtime::PATIENCE;
-        loop {
-            let count = self
-                .printed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .iter()
-                .filter(|l| l.contains(needle))
-                .count();
-            if count >= at_least || std::time::Instant::now() > deadline {
-                return count;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Waits for a printed line containing every one of `needles`.
     pub(crate) fn line(&self, needles: &[&str]) -> String {
         let deadline = std::time::Instant::now() + crate::realtime::PATIENCE;

@@ -51,7 +51,10 @@ function onChange(change) {
   const entry = document.createElement("li");
   entry.textContent = `${change.type} ${change.record?.data?.text ?? change.id}`;
   $("live-log").append(entry);
-  if (change.type === "deleted" || !change.record) {
+  if (change.truncated && change.type !== "deleted") {
+    // Over API Gateway's message limit the change comes without its record: fetch it.
+    guard(async () => showNote(await ob.request("GET", `${notes}/${change.id}`)))();
+  } else if (change.type === "deleted" || !change.record) {
     $("note-list").querySelector(`[data-id="${change.id}"]`)?.remove();
   } else {
     showNote(change.record);
