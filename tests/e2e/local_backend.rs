@@ -19,6 +19,7 @@ use ob_tests::obctl::{obctl, obctl_bin};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::local_metrics::{self, Backend, Caller};
 use crate::realtime::{Socket, next};
 
 /// `obctl dev`, killed when dropped; what it printed is kept.
@@ -94,9 +95,12 @@ fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     )
 }
 
-fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
+/// `obctl dev` for the `local` stage on a free port, with `flags`; returns it and its `host:port`.
+fn start_dev(emu: &ob_tests::Emulator, flags: &[&str]) -> (DevServer, String) {
     let port = ob_tests::free_port();
-    let server = start_dev_at(emu, port, &["--stage", "local"]);
+    let mut args = vec!["--stage", "local"];
+    args.extend(flags);
+    let server = start_dev_at(emu, port, &args);
     (server, format!("127.0.0.1:{port}"))
 }
 
@@ -296,12 +300,23 @@ async fn file_round_trip(base: &str, key: &str, token: &str) {
 pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     let demo_key = app_with_key(emu, "demo");
     let rival_key = app_with_key(emu, "rival");
-    let (server, base) = start_dev(emu);
+    let (server, base) = start_dev(emu, &[]);
     functions_run_as_child_processes(&server, &base).await;
     every_template_route_reaches_its_function(&server, &base).await;
     let (_, ada) = register(&base, "demo", &demo_key, "ada").await;
     let (bob_id, bob) = register(&base, "demo", &demo_key, "bob").await;
     let (carol_id, carol) = register(&base, "rival", &rival_key, "carol").await;
+    let demo = Caller {
+        app: "demo",
+        key: &demo_key,
+        token: &ada,
+    };
+    let rival = Caller {
+        app: "rival",
+        key: &rival_key,
+        token: &carol,
+    };
+    local_metrics::per_app_and_route(&base, demo, rival, Backend::Processes).await;
 
     file_round_trip(&base, &demo_key, &ada).await;
 
@@ -328,14 +343,10 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     the_example_page_is_served(&base).await;
     drop(server);
 
-    // `--in-process` serves the same API and page from one process.
-    let port = ob_tests::free_port();
-    let in_process = start_dev_at(emu, port, &["--stage", "local", "--in-process"]);
-    let base = format!("127.0.0.1:{port}");
-    let (status, health) = http::json("GET", &format!("http://{base}/health"), &[], None).await;
-    assert_eq!(status, 200, "{health}");
+    // `--in-process` serves the same numbers from the API's own metrics, and the same page.
+    let (_server, base) = start_dev(emu, &["--in-process"]);
+    local_metrics::per_app_and_route(&base, demo, rival, Backend::InProcess).await;
     the_example_page_is_served(&base).await;
-    drop(in_process);
 }
 
 /// `/_dev/example/` (`obctl dev`'s own, never a function's): the page and the helper it imports.

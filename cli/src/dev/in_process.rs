@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ob_api::{AppState, Settings};
 use ob_core::files::FileStore;
 use ob_core::realtime::Realtime;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Store, Tables};
+use ob_metrics::{HttpDetail, Metrics};
 
 use crate::args::{DevArgs, GlobalArgs};
 use crate::aws::{Aws, aws_error};
@@ -23,7 +25,10 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let stage = stage::load(project, &args.stage)?;
     let aws = Aws::connect(&args.aws, &stage.config.region).await;
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let (api, realtime) = backend(&aws, &stage, address).await?;
+    // The API publishes straight into the registry `/_dev/metrics` serves.
+    let registry = Arc::new(ob_metrics::Registry::default());
+    let metrics = Metrics::new(&stage.name, http_detail(&stage), registry.clone());
+    let (api, realtime) = backend(&aws, &stage, address, metrics).await?;
     let store = api.store().clone();
     let follower =
         StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
@@ -44,11 +49,21 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
         live::WEBSOCKET_PATH
     );
+    println!(
+        "  metrics:   http://{address}{}{} (Prometheus text)",
+        ob_local::server::DEV_PREFIX,
+        super::metrics::PATH
+    );
     super::example::banner(address, &stage, true);
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
-    let app = live::app(api, realtime).into_make_service_with_connect_info::<SocketAddr>();
+    let app = live::app(api, realtime)
+        .nest(
+            ob_local::server::DEV_PREFIX,
+            super::metrics::router(registry).merge(super::example::routes()),
+        )
+        .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -66,13 +81,24 @@ pub async fn state(
     aws: &Aws,
 ) -> Result<(AppState, LocalRealtime)> {
     let stage = stage::load(project, stage_name)?;
-    backend(aws, &stage, SocketAddr::from(([127, 0, 0, 1], 8787))).await
+    let address = SocketAddr::from(([127, 0, 0, 1], 8787));
+    backend(aws, &stage, address, Metrics::discard()).await
+}
+
+/// How much the stage's HTTP metrics tell apart, as its functions get it from the template.
+fn http_detail(stage: &Stage) -> HttpDetail {
+    if stage.config.metrics.per_app_routes {
+        HttpDetail::AppRoutes
+    } else {
+        HttpDetail::AppTotals
+    }
 }
 
 async fn backend(
     aws: &Aws,
     stage: &Stage,
     address: SocketAddr,
+    metrics: Metrics,
 ) -> Result<(AppState, LocalRealtime)> {
     let found = super::stack::deployed_stack(aws, stage).await?;
     let outputs: BTreeMap<String, String> = stack::outputs(&found)
@@ -108,12 +134,14 @@ async fn backend(
     let settings = settings(stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
     let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
-        .map_err(fail)?;
+        .map_err(fail)?
+        .with_metrics(metrics);
     let realtime = Realtime {
         store,
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
+        stage_origins: settings.stage_origins.clone(),
     };
     Ok((api, realtime))
 }

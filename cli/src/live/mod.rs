@@ -23,11 +23,10 @@ pub const WEBSOCKET_PATH: &str = "/live";
 /// The realtime service of the local backend.
 pub type LocalRealtime = Realtime<LocalHub>;
 
-/// The HTTP API with the WebSocket endpoint at `/live` and the example page at `/_dev/example/`.
+/// The HTTP API with the WebSocket endpoint at `/live`.
 pub fn app(api: AppState, realtime: LocalRealtime) -> Router {
     Router::new()
         .route(WEBSOCKET_PATH, get(socket::upgrade))
         .with_state(realtime)
-        .nest(ob_local::server::DEV_PREFIX, crate::dev::example::routes())
         .merge(ob_api::router(api))
 }
