@@ -24,4 +24,5 @@ mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;
 mod render;
+mod stack_notify;
 mod stack_structure;

@@ -25,6 +25,7 @@ from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
 import dynamodb_fixes
+import notify_fixes
 
 
 def record_change_set_results() -> None:
@@ -111,6 +112,9 @@ def main() -> int:
     dynamodb_fixes.keep_stream_records_for_readers()
     dynamodb_fixes.atomic_item_writes()
     dynamodb_fixes.transactions_touch_only_their_items()
+    notify_fixes.keep_queue_messages_for_pollers()
+    notify_fixes.answer_sesv2_get_account()
+    notify_fixes.keep_an_outbox()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:

@@ -40,6 +40,8 @@ fn plan(stage: &Stage) -> Vec<Instance> {
         shared("base.yaml"),
         shared("tables.yaml"),
         shared("files-bucket.yaml"),
+        shared("queues.yaml"),
+        shared("ses.yaml"),
     ];
     for function in ob_core::functions::ALL {
         let vars = context::function_vars(stage, &base, function);
@@ -47,6 +49,12 @@ fn plan(stage: &Stage) -> Vec<Instance> {
             file: "function.yaml".to_owned(),
             vars: vars.clone(),
         });
+        if function.identifies_callers() {
+            plan.push(Instance {
+                file: "caller-identity.yaml".to_owned(),
+                vars: vars.clone(),
+            });
+        }
         if function.serves_http() {
             plan.push(Instance {
                 file: "http-function.yaml".to_owned(),
@@ -58,6 +66,9 @@ fn plan(stage: &Stage) -> Vec<Instance> {
             vars,
         });
     }
+    if stage.config.notifications.sms {
+        plan.push(shared("notify-sms.yaml"));
+    }
     plan.push(shared("http-api.yaml"));
     plan.push(shared("websocket-api.yaml"));
     plan.push(shared("alarms.yaml"));
@@ -68,6 +79,22 @@ fn plan(stage: &Stage) -> Vec<Instance> {
         plan.push(Instance {
             file: "per-table.yaml".to_owned(),
             vars: context::table_vars(&base, table),
+        });
+    }
+    for queue in ob_core::queues::ALL {
+        let vars = context::queue_vars(&base, queue);
+        let file = if queue.dead_letter {
+            "dead-letter-alarm.yaml"
+        } else {
+            "queue-depth-alarm.yaml"
+        };
+        plan.push(Instance {
+            file: file.to_owned(),
+            vars: vars.clone(),
+        });
+        plan.push(Instance {
+            file: "per-queue.yaml".to_owned(),
+            vars,
         });
     }
     plan.push(shared("outputs.yaml"));

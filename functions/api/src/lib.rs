@@ -27,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use extract::ClientAddr;
-pub use state::{AppState, Settings};
+pub use state::{AppState, Services, Settings};
 
 #[derive(OpenApi)]
 #[openapi(

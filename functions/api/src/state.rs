@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
+use ob_core::notify::NotifyQueue;
 use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
@@ -33,6 +34,11 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Lifetime of presigned upload and download URLs.
     pub url_expiry_secs: u64,
+    /// Whether apps may send SMS (`notifications.sms`).
+    pub sms_enabled: bool,
+    /// What one app may send per UTC day through `POST /notify`.
+    pub email_daily_quota: u32,
+    pub sms_daily_quota: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +55,9 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             max_upload_bytes: ob_core::config::DEFAULT_UPLOAD_BYTES,
             url_expiry_secs: 300,
+            sms_enabled: false,
+            email_daily_quota: 1000,
+            sms_daily_quota: 100,
         }
     }
 }
@@ -97,6 +106,15 @@ impl Settings {
         if let Some(origins) = env.list(&env::CORS_ORIGINS) {
             settings.stage_origins = origins;
         }
+        if let Some(on) = env.flag(&env::SMS_ENABLED) {
+            settings.sms_enabled = on;
+        }
+        if let Some(v) = env.integer(&env::EMAIL_DAILY_QUOTA) {
+            settings.email_daily_quota = v;
+        }
+        if let Some(v) = env.integer(&env::SMS_DAILY_QUOTA) {
+            settings.sms_daily_quota = v;
+        }
         settings
     }
 }
@@ -107,6 +125,17 @@ pub(crate) struct AppFacts {
     pub active: bool,
     /// Registered origins plus the config's `allowedOrigins`.
     pub origins: Vec<String>,
+    /// What the app's config says needs a verified e-mail address.
+    pub require_verified: ob_core::config::RequireVerifiedEmail,
+}
+
+/// The AWS services besides DynamoDB a host may be given.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// The files bucket (file routes).
+    pub files: Option<FileStore>,
+    /// The notify queue (account e-mails and `POST /notify`).
+    pub notify: Option<NotifyQueue>,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -118,6 +147,8 @@ struct Inner {
     store: Store,
     /// The files bucket, when the host serves file routes.
     files: Option<FileStore>,
+    /// The notify queue, when the host sends account e-mails or notifications.
+    notify: Option<NotifyQueue>,
     signer: TokenSigner,
     settings: Settings,
     apps: Mutex<HashMap<String, (Instant, AppFacts)>>,
@@ -131,6 +162,8 @@ impl AppState {
     pub fn new(store: Store, signing_key: &[u8], settings: Settings) -> Result<Self> {
         Self::with_files(store, None, signing_key, settings)
     }
+)
+    }
 
     /// Like `new`, with the files bucket (`None`: file routes answer 500 "not configured").
     pub fn with_files(
@@ -139,10 +172,26 @@ impl AppState {
         signing_key: &[u8],
         settings: Settings,
     ) -> Result<Self> {
+        let services = Services {
+            files,
+            notify: None,
+        };
+        Self::with_services(store, services, signing_key, settings)
+    }
+
+    /// Like `new`, with the services a host was given.
+    pub fn with_services(
+        store: Store,
+        services: Services,
+        signing_key: &[u8],
+        settings: Settings,
+    ) -> Result<Self> {
         let signer = TokenSigner::new(signing_key, &settings.issuer)?;
+        let Services { files, notify } = services;
         Ok(Self(Arc::new(Inner {
             store,
             files,
+            notify,
             signer,
             settings,
             apps: Mutex::new(HashMap::new()),
@@ -160,10 +209,17 @@ impl AppState {
             Tables::from_function_env(env),
         );
         // Only the files function is given the bucket; one S3 client per cold start.
-        let files = env
-            .text(&env::FILES_BUCKET)
-            .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
-        Self::with_files(store, files, &key, settings)
+        // Only the functions that need them are given the bucket and the
+        // queue; one client each per cold start.
+        let services = Services {
+            files: env
+                .text(&env::FILES_BUCKET)
+                .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket)),
+            notify: env
+                .queue(&ob_core::queues::NOTIFY)
+                .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        };
+        Self::with_services(store, services, &key, settings)
     }
 
     pub fn store(&self) -> &Store {
@@ -178,6 +234,13 @@ impl AppState {
     pub fn files(&self) -> Result<&FileStore> {
         self.0.files.as_ref().ok_or_else(|| {
             Error::Internal("file storage is not configured (FILES_BUCKET unset)".into())
+        })
+    }
+
+    /// The notify queue; an error when this host was not given one.
+    pub fn notify_queue(&self) -> Result<&NotifyQueue> {
+        self.0.notify.as_ref().ok_or_else(|| {
+            Error::Internal("the notify queue is not configured (NOTIFY_QUEUE_URL unset)".into())
         })
     }
 
@@ -212,10 +275,12 @@ impl AppState {
                     .into_iter()
                     .chain(config.body.allowed_origins)
                     .collect(),
+                require_verified: config.body.auth.require_verified_email,
             },
             None => AppFacts {
                 active: false,
                 origins: Vec::new(),
+                require_verified: Default::default(),
             },
         };
         if let Ok(mut apps) = self.0.apps.lock() {

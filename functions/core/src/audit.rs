@@ -21,6 +21,8 @@ pub enum Actor {
     Operator(String),
     /// Nobody identified yet (e.g. a failed login of an unknown e-mail).
     Anonymous,
+    /// The backend itself acting on an outside event (e.g. `ses` for a bounce).
+    System(&'static str),
 }
 
 impl Actor {
@@ -30,6 +32,7 @@ impl Actor {
             Self::ApiKey(id) => format!("key:{id}"),
             Self::Operator(name) => format!("operator:{name}"),
             Self::Anonymous => "anonymous".to_owned(),
+            Self::System(name) => format!("system:{name}"),
         }
     }
 }

@@ -17,6 +17,7 @@ pub struct Tables {
     pub data: String,
     pub connections: String,
     pub files: String,
+    pub notifications: String,
 }
 
 impl Tables {
@@ -41,6 +42,7 @@ impl Tables {
             data: name(&tables::DATA),
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
+            notifications: name(&tables::NOTIFICATIONS),
         }
     }
 
@@ -100,6 +102,9 @@ impl Store {
     }
     pub(crate) fn files_table(&self) -> Result<&str> {
         Tables::require(&self.tables.files, &tables::FILES)
+    }
+    pub(crate) fn notifications_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.notifications, &tables::NOTIFICATIONS)
     }
 }
 

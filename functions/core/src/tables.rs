@@ -146,10 +146,12 @@ pub const SESSIONS_BY_USER: IndexDef = IndexDef {
     sort_key: None,
 };
 
-/// Refresh sessions and login throttles, all expired by TTL. Items:
-/// `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}` (the
-/// session family, revoked as a whole on token reuse), `pk=L#{appId}#{subject}`
-/// (failed-login counters).
+/// Refresh sessions, login throttles and one-time tokens, all expired by TTL.
+/// Items: `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}`
+/// (the session family, revoked as a whole on token reuse),
+/// `pk=L#{appId}#{subject}` (failed-login counters), `pk=OT#{token hash}` (a
+/// password-reset or e-mail-verification token: purpose, app, user, e-mail,
+/// used once; see `auth_tokens.rs`).
 pub const SESSIONS: TableDef = TableDef {
     logical_id: "SessionsTable",
     env_var: "SESSIONS_TABLE",
@@ -195,6 +197,25 @@ pub const FILES: TableDef = TableDef {
     stream: false,
 };
 
+/// Notifications an app sends and what the notify function keeps for them.
+/// Items: `pk=N#{appId}`, `sk=N#{notificationId}` (one delivery: channel,
+/// recipient, content, status, provider message id; expires after 30 days);
+/// `pk=N#{appId}`, `sk=I#{idempotency key}` (the request an `Idempotency-Key`
+/// answered, 24 hours); `pk=N#{appId}`, `sk=Q#{channel}#{UTC day}` (the app's
+/// daily send count, 2 days); `pk=S#{appId}`, `sk={lowercased address}` (the
+/// app's suppression list: bounced or complained addresses, kept until an
+/// operator clears them). See `notify/store.rs`.
+pub const NOTIFICATIONS: TableDef = TableDef {
+    logical_id: "NotificationsTable",
+    env_var: "NOTIFICATIONS_TABLE",
+    output: "NotificationsTableName",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+    stream: false,
+};
+
 /// Every table of the stack, in template order.
 pub const ALL: &[TableDef] = &[
     APPS,
@@ -206,6 +227,7 @@ pub const ALL: &[TableDef] = &[
     SESSIONS,
     CONNECTIONS,
     FILES,
+    NOTIFICATIONS,
 ];
 
 impl TableDef {

@@ -52,6 +52,9 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub disabled: bool,
+    /// Whether the user proved they read mail at `email` (a verification
+    /// link, or a completed password reset).
+    pub email_verified: bool,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: Value,
     pub created_at: String,
@@ -116,6 +119,7 @@ pub async fn register(
         email: email.clone(),
         role: Role::User,
         disabled: false,
+        email_verified: false,
         profile,
         created_at: now,
     };
@@ -229,6 +233,60 @@ pub async fn set_disabled(
     .await
 }
 
+/// Replaces a user's password hash (a completed password reset). The reset
+/// proved the user reads mail at the address, so it also counts as verifying it.
+pub async fn set_password(store: &Store, app_id: &str, user_id: &str, password_hash: &str) -> Result<()> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(keys::user_sk(user_id)))
+        .update_expression(
+            "SET passwordHash = :hash, passwordChangedAt = :now, updatedAt = :now, \
+             emailVerified = :true, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
+        )
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", USERS.partition_key)
+        .expression_attribute_values(":hash", attr::s(password_hash))
+        .expression_attribute_values(":true", attr::b(true))
+        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("user {user_id}"))),
+        Err(err) => Err(Error::sdk("set password", err)),
+    }
+}
+
+/// Marks `email` verified for a user, only while it is still the user's
+/// address (a link sent to an old address proves nothing about a new one).
+/// Returns whether it was marked.
+pub async fn mark_email_verified(store: &Store, app_id: &str, user_id: &str, email: &str) -> Result<bool> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(keys::user_sk(user_id)))
+        .update_expression(
+            "SET emailVerified = :true, updatedAt = :now, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
+        )
+        .condition_expression("attribute_exists(#pk) AND email = :email")
+        .expression_attribute_names("#pk", USERS.partition_key)
+        .expression_attribute_values(":true", attr::b(true))
+        .expression_attribute_values(":email", attr::s(email))
+        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_conditional_failure(&err) => Ok(false),
+        Err(err) => Err(Error::sdk("mark e-mail verified", err)),
+    }
+}
+
 async fn update_flag(
     store: &Store,
     app_id: &str,
@@ -317,6 +375,7 @@ fn to_item(user: &User) -> Item {
     item.insert("email".into(), attr::s(&user.email));
     item.insert("role".into(), attr::s(user.role.as_str()));
     item.insert("disabled".into(), attr::b(user.disabled));
+    item.insert("emailVerified".into(), attr::b(user.email_verified));
     item.insert("profile".into(), attr::from_json(&user.profile));
     item.insert("createdAt".into(), attr::s(&user.created_at));
     item
@@ -330,6 +389,7 @@ fn from_item(item: &Item) -> Result<User> {
         // An unknown role grants nothing beyond a plain user.
         role: Role::parse(&attr::opt_s(item, "role").unwrap_or_default()).unwrap_or(Role::User),
         disabled: attr::get_bool(item, "disabled"),
+        email_verified: attr::get_bool(item, "emailVerified"),
         profile: item
             .get("profile")
             .map(attr::to_json)
@@ -371,6 +431,7 @@ mod tests {
             email: "ann@example.com".into(),
             role: Role::Admin,
             disabled: false,
+            email_verified: true,
             profile: serde_json::json!({"name": "Ann"}),
             created_at: "t".into(),
         };

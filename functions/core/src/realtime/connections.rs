@@ -92,14 +92,35 @@ fn own_item(connection: &Connection) -> Item {
     item
 }
 
-/// Records a new connection.
+/// The two items of one subscription: the member under the channel's
+/// partition and the marker under the connection's.
+fn subscription_items(connection: &Connection, channel: &str) -> (Item, Item) {
+    let mut member = key(
+        channel_pk(&connection.app_id, channel),
+        &connection.connection_id,
+    );
+    who(&mut member, connection);
+    let mut marker = key(
+        connection_pk(&connection.connection_id),
+        &subscription_sk(channel),
+    );
+    marker.insert("appId".into(), attr::s(&connection.app_id));
+    marker.insert("expiresAt".into(), attr::n(connection.expires_at));
+    (member, marker)
+}
+
+/// Records a new connection, joined to its user's own channel (`user:<id>`),
+/// in one transaction.
 pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
-    let item = own_item(connection);
+    let table = store.connections_table()?;
+    let user_channel = Channel::User(connection.user_id.clone()).to_string();
+    let (member, marker) = subscription_items(connection, &user_channel);
     store
         .client
-        .put_item()
-        .table_name(store.connections_table()?)
-        .set_item(Some(item))
+        .transact_write_items()
+        .transact_items(put_item(table, own_item(connection))?)
+        .transact_items(put_item(table, member)?)
+        .transact_items(put_item(table, marker)?)
         .send()
         .await
         .map_err(|e| Error::sdk("record connection", e))?;
@@ -177,24 +198,20 @@ pub async fn subscriptions(store: &Store, connection_id: &str) -> Result<Vec<Str
 /// Subscribes; idempotent. Refused beyond `MAX_SUBSCRIPTIONS`.
 pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
     let name = channel.to_string();
-    let current = subscriptions(store, &connection.connection_id).await?;
+    // The user's own channel is joined at connect and does not count.
+    let own = Channel::User(connection.user_id.clone()).to_string();
+    let current: Vec<String> = subscriptions(store, &connection.connection_id)
+        .await?
+        .into_iter()
+        .filter(|c| *c != own)
+        .collect();
     if !current.contains(&name) && current.len() >= MAX_SUBSCRIPTIONS {
         return Err(Error::Conflict(format!(
             "a connection may subscribe to at most {MAX_SUBSCRIPTIONS} channels; unsubscribe first"
         )));
     }
     let table = store.connections_table()?;
-    let mut member = key(
-        channel_pk(&connection.app_id, &name),
-        &connection.connection_id,
-    );
-    who(&mut member, connection);
-    let mut marker = key(
-        connection_pk(&connection.connection_id),
-        &subscription_sk(&name),
-    );
-    marker.insert("appId".into(), attr::s(&connection.app_id));
-    marker.insert("expiresAt".into(), attr::n(connection.expires_at));
+    let (member, marker) = subscription_items(connection, &name);
     store
         .client
         .transact_write_items()
