@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// Exit codes are part of the CLI's contract (CI branches on them).
+/// Exit codes are part of the CLI's contract (CI branches on them): each means
+/// one thing, and the README's table lists them all (`ALL` keeps it honest).
 pub mod exit {
     pub const OK: u8 = 0;
     /// Any failure that is not one of the codes below.
@@ -12,8 +13,26 @@ pub mod exit {
     pub const CHANGES: u8 = 2;
     /// `obctl diff`/`deploy`: a stateful resource would be replaced or removed.
     pub const STATEFUL_CHANGE: u8 = 3;
-    /// The command line itself was wrong (clap's convention).
-    pub const USAGE: u8 = 2;
+    /// The command line itself was wrong: an unknown flag, a missing or
+    /// malformed argument (BSD's EX_USAGE, so it never reads as "changes").
+    pub const USAGE: u8 = 64;
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
+    /// Every code, with what it means (the README's table).
+    pub const ALL: [(u8, &str); 6] = [
+        (OK, "success; for `diff`, no changes"),
+        (ERROR, "failure (the message says what and how to fix it)"),
+        (CHANGES, "`diff`: changes are pending"),
+        (
+            STATEFUL_CHANGE,
+            "`diff`/`deploy`: a table or bucket would be replaced or removed (refused)",
+        ),
+        (
+            USAGE,
+            "usage error: unknown flag, missing or malformed argument",
+        ),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
+    ];
 }
 
 /// An error shown to the user: a one-line problem, optional detail lines, and the fix.

@@ -255,11 +255,46 @@ async fn cors_allows_stage_and_app_origins_only() {
             .unwrap()
             .contains("x-api-key")
     );
-    let denied = api
+    // A preflight carries no key, so it reads nothing and answers any
+    // well-formed origin; the actual request from a foreign origin is refused
+    // (403 above) before any handler runs.
+    api.calls.take();
+    let any = api
         .send(preflight("https://evil.example"))
         .await
         .expect(StatusCode::NO_CONTENT);
-    assert_eq!(denied.header("access-control-allow-origin"), None);
+    assert_eq!(
+        any.header("access-control-allow-origin"),
+        Some("https://evil.example")
+    );
+    let random_app = api
+        .send(
+            Call::new(Method::OPTIONS, "/api/no-such-app-4711/notes")
+                .header("origin", "https://shop.example")
+                .header("access-control-request-method", "POST"),
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert!(random_app.header("access-control-allow-origin").is_some());
+    assert_eq!(
+        api.calls.take(),
+        Vec::<String>::new(),
+        "preflights read nothing"
+    );
+    for (path, origin) in [
+        ("/config/Bad%20App", "https://shop.example"),
+        ("/config/shop", "not an origin"),
+    ] {
+        let denied = api
+            .send(
+                Call::new(Method::OPTIONS, path)
+                    .header("origin", origin)
+                    .header("access-control-request-method", "GET"),
+            )
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        assert_eq!(denied.header("access-control-allow-origin"), None, "{path}");
+    }
 
     // Without an app, only the stage's origins get CORS headers.
     let health = api

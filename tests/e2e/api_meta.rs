@@ -66,7 +66,7 @@ async fn verify_key_reports_validity_app_and_scopes() {
     assert_eq!(valid.body["valid"], true);
     assert_eq!(valid.body["appId"], "shop");
     assert_eq!(valid.body["keyId"], app.key_id.as_str());
-    assert_eq!(valid.body["scopes"], json!(api_keys::DEFAULT_SCOPES));
+    assert_eq!(valid.body["scopes"], json!(ob_tests::fixtures::FULL_SCOPES));
 
     for key in ["nope".to_owned(), api_keys::generate_secret().unwrap()] {
         let invalid = api.send(verify(&key)).await.expect(StatusCode::OK);
@@ -125,6 +125,14 @@ async fn audit_entries_record_who_and_where_but_no_secrets() {
         ))
         .await
         .expect(StatusCode::OK);
+    // Once its successor was used, the login's token is reuse.
+    let next = api
+        .send(call(
+            "/auth/refresh",
+            json!({"refreshToken": rotated.str("/refreshToken")}),
+        ))
+        .await
+        .expect(StatusCode::OK);
     api.send(call(
         "/auth/refresh",
         json!({"refreshToken": login.str("/refreshToken")}),
@@ -177,6 +185,7 @@ async fn audit_entries_record_who_and_where_but_no_secrets() {
         login.str("/refreshToken"),
         rotated.str("/refreshToken"),
         rotated.str("/accessToken"),
+        next.str("/refreshToken"),
     ] {
         assert!(!dump.contains(&secret), "audit log contains a secret");
     }

@@ -9,20 +9,24 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
 
+fn strict_policy() -> Policy {
+    Policy {
+        per_account_client: 3,
+        account_client_window_secs: 120,
+        per_account: 6,
+        account_window_secs: 600,
+        registrations_per_client: 3,
+        registration_window_secs: 600,
+    }
+}
+
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account_and_per_client() {
+async fn a_guesser_locks_only_itself_until_the_account_ceiling() {
     let mut settings = test_settings();
-    settings.login_throttle = Policy {
-        max_per_account: 3,
-        max_per_client: 5,
-        window_secs: 120,
-    };
+    settings.login_throttle = strict_policy();
     let api = Api::start_with(settings).await;
     let app = api.app("shop").await;
     api.register(&app, "ann@example.com", PASSWORD)
-        .await
-        .expect(StatusCode::CREATED);
-    api.register(&app, "bob@example.com", PASSWORD)
         .await
         .expect(StatusCode::CREATED);
     let attempt = |email: &str, password: &str, ip: &str| {
@@ -36,41 +40,94 @@ async fn repeated_failures_are_throttled_per_account_and_per_client() {
             .await
             .expect(StatusCode::UNAUTHORIZED);
     }
-    // Locked: even the right password, even from another address.
+    // The guessing address is locked, even with the right password…
     let locked = api
-        .send(attempt("ann@example.com", PASSWORD, "10.0.0.2"))
+        .send(attempt("ann@example.com", PASSWORD, "10.0.0.1"))
         .await
         .expect(StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(locked.code(), "too_many_requests");
     let retry_after: u64 = locked.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=120).contains(&retry_after), "{retry_after}");
-    // Another account is unaffected.
-    api.send(attempt("bob@example.com", PASSWORD, "10.0.0.2"))
+    // …but the owner, from their own address, is not.
+    api.send(attempt("ann@example.com", PASSWORD, "10.0.0.2"))
         .await
         .expect(StatusCode::OK);
-
-    // One client failing on many accounts is locked as a client.
-    for i in 0..2 {
+    // Refused attempts cost the account nothing: 3 failures so far. Three
+    // more from fresh addresses reach the slower ceiling across addresses.
+    for i in 0..3 {
         api.send(attempt(
-            &format!("nobody{i}@example.com"),
+            "ann@example.com",
             "wrong password",
-            "10.0.0.1",
+            &format!("10.0.1.{i}"),
         ))
         .await
         .expect(StatusCode::UNAUTHORIZED);
     }
-    api.send(attempt("bob@example.com", PASSWORD, "10.0.0.1"))
+    api.send(attempt("ann@example.com", PASSWORD, "10.0.2.1"))
         .await
         .expect(StatusCode::TOO_MANY_REQUESTS);
-    api.send(attempt("bob@example.com", PASSWORD, "10.0.0.3"))
+}
+
+#[tokio::test]
+async fn a_parallel_burst_gets_no_more_guesses_than_the_limit() {
+    let mut settings = test_settings();
+    settings.login_throttle = strict_policy();
+    let api = Api::start_with(settings).await;
+    let app = api.app("shop").await;
+    api.register(&app, "bob@example.com", PASSWORD)
         .await
-        .expect(StatusCode::OK);
+        .expect(StatusCode::CREATED);
+    let burst = (0..24).map(|_| {
+        api.send(
+            Call::post("/auth/login")
+                .key(&app.key)
+                .from_addr("10.0.0.9")
+                .json(&json!({"email": "bob@example.com", "password": "wrong password", "appId": "shop"})),
+        )
+    });
+    let replies = futures::future::join_all(burst).await;
+    let guessed = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((guessed, refused), (3, 21), "only the limit reaches bcrypt");
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_client_address() {
+    let mut settings = test_settings();
+    settings.login_throttle = strict_policy();
+    let api = Api::start_with(settings).await;
+    let app = api.app("shop").await;
+    let register = |i: usize, ip: &str| {
+        Call::post("/auth/register")
+            .key(&app.key)
+            .from_addr(ip)
+            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD, "appId": "shop"}))
+    };
+    for i in 0..3 {
+        api.send(register(i, "10.0.0.5"))
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    let refused = api
+        .send(register(3, "10.0.0.5"))
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.header("retry-after").is_some());
+    api.send(register(4, "10.0.0.6"))
+        .await
+        .expect(StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn successful_login_resets_the_account_counter() {
     let mut settings = test_settings();
-    settings.login_throttle.max_per_account = 3;
+    settings.login_throttle.per_account_client = 3;
     let api = Api::start_with(settings).await;
     let app = api.app("shop").await;
     api.register(&app, "ann@example.com", PASSWORD)
@@ -121,11 +178,16 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .await
         .expect(StatusCode::OK);
 
-    // r1 was rotated: presenting it again is reuse, and revokes r2 as well.
+    // Within the grace window r1 still answers with its successor r2…
+    let again = api.refresh(&app, &r1).await.expect(StatusCode::OK);
+    assert_eq!(again.str("/refreshToken"), r2);
+    // …but once r2 was used, r1 is reuse: it revokes the family, r3 included.
+    let third = api.refresh(&app, &r2).await.expect(StatusCode::OK);
+    let r3 = third.str("/refreshToken");
     api.refresh(&app, &r1)
         .await
         .expect(StatusCode::UNAUTHORIZED);
-    api.refresh(&app, &r2)
+    api.refresh(&app, &r3)
         .await
         .expect(StatusCode::UNAUTHORIZED);
     api.refresh(&app, &other.str("/refreshToken"))
@@ -152,6 +214,53 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .await
         .expect(StatusCode::BAD_REQUEST);
     assert_eq!(missing.body["error"]["field"], "refreshToken");
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_at_once_keep_the_session() {
+    let api = Api::start().await;
+    let app = api.app("shop").await;
+    let first = api
+        .register(&app, "ann@example.com", PASSWORD)
+        .await
+        .expect(StatusCode::CREATED);
+    let mut token = first.str("/refreshToken");
+    for round in 0..3 {
+        let tabs = (0..4).map(|_| api.refresh(&app, &token));
+        let replies = futures::future::join_all(tabs).await;
+        let successors: std::collections::BTreeSet<_> = replies
+            .iter()
+            .map(|r| {
+                assert_eq!(r.status, StatusCode::OK, "round {round}: {}", r.body);
+                r.str("/refreshToken")
+            })
+            .collect();
+        assert_eq!(successors.len(), 1, "every tab gets the same successor");
+        // The session goes on with it.
+        token = successors.into_iter().next().unwrap();
+    }
+    api.refresh(&app, &token).await.expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime() {
+    let mut settings = test_settings();
+    settings.session_max_secs = 3;
+    let api = Api::start_with(settings).await;
+    let app = api.app("shop").await;
+    let first = api
+        .register(&app, "ann@example.com", PASSWORD)
+        .await
+        .expect(StatusCode::CREATED);
+    let second = api
+        .refresh(&app, &first.str("/refreshToken"))
+        .await
+        .expect(StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // The refresh token would live 30 days; the session ended after 3 s.
+    api.refresh(&app, &second.str("/refreshToken"))
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

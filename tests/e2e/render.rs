@@ -223,3 +223,17 @@ mod tempdir {
         }
     }
 }
+
+#[test]
+fn only_the_local_stage_may_hash_passwords_cheaply() {
+    let (_dir, cheap) = project_with_stage("cheap", |dev| {
+        dev.replace("bcryptCost: 10", "bcryptCost: 4")
+    });
+    let err = stage::load(&cheap, "cheap")
+        .expect_err("cost 4")
+        .to_string();
+    assert!(err.contains("auth.bcryptCost: 4 is below 10"), "{err}");
+    // The emulator's stage keeps its fast hashing.
+    let local = stage::load(&project(), "local").unwrap();
+    assert!(local.config.auth.bcrypt_cost < 10);
+}

@@ -17,10 +17,23 @@ use ob_core::{Store, Tables};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::calls::CallLog;
 use crate::emulator::{EmulatorGuard, emulator};
 
 /// HMAC key of the tests' access tokens.
 pub const SIGNING_KEY: &[u8] = b"test signing key, at least 32 bytes long";
+/// The scopes of `Api::app`'s key: every scope, named one by one.
+pub const FULL_SCOPES: &[&str] = &[
+    "auth",
+    "data:read",
+    "data:write",
+    "files:read",
+    "files:write",
+    "realtime",
+    "config:read",
+    "config:write",
+];
+
 /// The one origin the test stage allows for every app.
 pub const STAGE_ORIGIN: &str = "https://stage.example";
 
@@ -172,6 +185,8 @@ pub struct TestApp {
 pub struct Api {
     pub store: Store,
     pub state: AppState,
+    /// Every DynamoDB operation the API sent, in order (see `CallLog`).
+    pub calls: CallLog,
     /// The emulator's SDK config, for clients of other services.
     pub sdk: aws_config::SdkConfig,
     router: Router,
@@ -197,8 +212,10 @@ impl Api {
     async fn start_inner(settings: Settings, with_files: bool) -> Self {
         let emulator = emulator().await;
         let sdk = emulator.sdk_config().await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let calls = CallLog::default();
+        let client = calls.dynamodb(&sdk);
         create_tables(&client, "t-").await;
+        calls.take();
         let store = Store::new(client, Tables::from_prefix("t-"));
         let files = if with_files {
             Some(create_files_bucket(&sdk, FILES_BUCKET).await)
@@ -211,17 +228,19 @@ impl Api {
             router: ob_api::router(state.clone()),
             store,
             state,
+            calls,
             sdk,
             _emulator: emulator,
         }
     }
 
-    /// Registers an app and gives it a key with the default scopes.
+    /// Registers an app and gives it a key with every scope by name
+    /// (`FULL_SCOPES`: the defaults plus `config:write`).
     pub async fn app(&self, app_id: &str) -> TestApp {
         ob_core::apps::create(&self.store, app_id, app_id, &[])
             .await
             .expect("app is created");
-        let key = self.key(app_id, ob_core::api_keys::DEFAULT_SCOPES).await;
+        let key = self.key(app_id, FULL_SCOPES).await;
         TestApp {
             app_id: app_id.into(),
             key: key.secret,

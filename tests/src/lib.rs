@@ -1,5 +1,6 @@
 //! Test support for One Backend's end-to-end tests: the local AWS emulator harness.
 
+pub mod calls;
 pub mod emulator;
 pub mod fixtures;
 pub mod http;

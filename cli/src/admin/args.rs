@@ -174,7 +174,8 @@ pub struct KeyCreateArgs {
     /// A name to recognise the key by
     #[arg(long)]
     pub name: String,
-    /// Scopes (default: auth config:read; `*` grants everything)
+    /// Scopes: auth, data:read, data:write, files:read, files:write, realtime,
+    /// config:read, config:write, or `*` for all (default: all but config:write)
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub scopes: Vec<String>,
     /// Expiry: a duration from now (90d, 24h) or a date (2027-01-01)

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use ob_core::api_keys::{self, ApiKey, DEFAULT_SCOPES};
+use ob_core::api_keys::{self, ApiKey};
 use ob_core::clock;
+use ob_core::scopes::Scope;
 use serde::Serialize;
 
 use super::args::{KeyCreateArgs, KeysArgs, KeysCommand};
@@ -226,10 +227,16 @@ async fn create(global: &GlobalArgs, args: &KeyCreateArgs, project: &Project) ->
         );
     }
     let scopes: Vec<String> = if args.scopes.is_empty() {
-        DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+        Scope::default_names()
     } else {
         args.scopes.clone()
     };
+    api_keys::validate_scopes(&scopes).map_err(|e| {
+        CliError::new(format!("--scopes: {e}")).fix(format!(
+            "give known scopes separated by commas: {}",
+            Scope::known_names()
+        ))
+    })?;
     let ctx = AdminContext::connect(project, &args.target.stage, &args.target.aws).await?;
     ctx.app(&args.app).await?;
     let created = api_keys::create(&ctx.store, &args.app, &args.name, &scopes, expires_at)

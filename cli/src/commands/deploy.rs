@@ -159,7 +159,7 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, project: &Project) -> R
                 "interrupted: CloudFormation goes on deploying {stack_name} on AWS; obctl does not cancel it"
             ))
             .fix(format!("follow it with `obctl status --stage {}` or in the CloudFormation console", stage.name))
-            .exit_code(130));
+            .exit_code(exit::INTERRUPTED));
         }
     };
     if !outcome.succeeded {

@@ -123,11 +123,16 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
         issuer: ob_api::state::issuer_for(&stage.name),
         access_ttl_secs: i64::from(c.auth.access_token_ttl_seconds),
         refresh_ttl_secs: i64::from(c.auth.refresh_token_ttl_seconds),
+        session_max_secs: i64::from(c.auth.session_max_seconds),
         bcrypt_cost: c.auth.bcrypt_cost,
         stage_origins: origins,
         audit_retention_days: c.audit.retention_days,
         max_upload_bytes: c.files.max_upload_bytes,
         url_expiry_secs: u64::from(c.files.url_expiry_seconds),
+        request_limits: ob_api::limits::RateLimits {
+            per_app: c.api.limits.app_requests_per_minute,
+            per_client: c.api.limits.client_requests_per_minute,
+        },
         ..Settings::default()
     }
 }

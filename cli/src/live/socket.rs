@@ -40,10 +40,10 @@ pub(crate) async fn upgrade(
     match connected {
         Ok(_) => ws.on_upgrade(move |socket| serve(realtime, connection_id, socket)),
         Err(err) => {
-            let status = if matches!(err, ob_core::Error::Internal(_)) {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::UNAUTHORIZED
+            let status = match err {
+                ob_core::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                ob_core::Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
             };
             (status, axum::Json(error_reply(&err, &new_id(), None))).into_response()
         }

@@ -46,6 +46,16 @@ pub fn stage_vars(stage: &Stage) -> Vars {
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(
         &mut v,
+        "appRequestsPerMinute",
+        c.api.limits.app_requests_per_minute,
+    );
+    put(
+        &mut v,
+        "clientRequestsPerMinute",
+        c.api.limits.client_requests_per_minute,
+    );
+    put(
+        &mut v,
         "accessTokenTtlSeconds",
         c.auth.access_token_ttl_seconds,
     );
@@ -54,6 +64,7 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "refreshTokenTtlSeconds",
         c.auth.refresh_token_ttl_seconds,
     );
+    put(&mut v, "sessionMaxSeconds", c.auth.session_max_seconds);
     put(&mut v, "bcryptCost", c.auth.bcrypt_cost);
     put(&mut v, "maxUploadBytes", c.files.max_upload_bytes);
     put(&mut v, "urlExpirySeconds", c.files.url_expiry_seconds);

@@ -111,6 +111,26 @@ pub struct Alarms {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Api {
     pub throttling: Throttling,
+    /// Per-minute request limits per app and per client address (each app's
+    /// config may set its own).
+    #[serde(default)]
+    pub limits: RequestLimits,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestLimits {
+    pub app_requests_per_minute: u32,
+    pub client_requests_per_minute: u32,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            app_requests_per_minute: 6000,
+            client_requests_per_minute: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -127,7 +147,15 @@ pub struct Throttling {
 pub struct Auth {
     pub access_token_ttl_seconds: u32,
     pub refresh_token_ttl_seconds: u32,
+    /// Absolute lifetime of a session from its login; refreshes end then.
+    #[serde(default = "default_session_max")]
+    pub session_max_seconds: u32,
     pub bcrypt_cost: u32,
+}
+
+/// 90 days.
+fn default_session_max() -> u32 {
+    90 * 86_400
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -11,6 +11,14 @@ const LOG_RETENTION_DAYS: [u32; 22] = [
     3288, 3653,
 ];
 
+/// The emulator's stage: the only one allowed a bcrypt cost under `MIN_BCRYPT_COST`.
+pub const LOCAL_STAGE: &str = "local";
+/// The lowest bcrypt cost a real stage may use (the functions refuse less too).
+pub const MIN_BCRYPT_COST: u32 = 10;
+
+/// The longest access-token lifetime a stage may set (one hour).
+pub const MAX_ACCESS_TOKEN_TTL: u32 = 3600;
+
 /// One problem: the key path and what is wrong with it, including what is allowed.
 struct Problem {
     key: String,
@@ -147,11 +155,38 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
         ),
     );
 
+    let l = &c.api.limits;
+    for (key, value) in [
+        ("api.limits.appRequestsPerMinute", l.app_requests_per_minute),
+        (
+            "api.limits.clientRequestsPerMinute",
+            l.client_requests_per_minute,
+        ),
+    ] {
+        check(
+            (1..=1_000_000).contains(&value),
+            key,
+            format!("{value} is outside 1-1000000 requests per minute"),
+        );
+    }
+
     let a = &c.auth;
     check(
-        (60..=86_400).contains(&a.access_token_ttl_seconds),
+        (60..=MAX_ACCESS_TOKEN_TTL).contains(&a.access_token_ttl_seconds),
         "auth.accessTokenTtlSeconds",
-        format!("{} is outside 60-86400 seconds", a.access_token_ttl_seconds),
+        format!(
+            "{} is outside 60-{MAX_ACCESS_TOKEN_TTL} seconds: an access token is not re-checked \
+             on reads, so a disabled user keeps reading until it expires",
+            a.access_token_ttl_seconds
+        ),
+    );
+    check(
+        a.session_max_seconds >= a.refresh_token_ttl_seconds && a.session_max_seconds <= 31_536_000,
+        "auth.sessionMaxSeconds",
+        format!(
+            "{} must be at least refreshTokenTtlSeconds ({}) and at most 31536000 (one year)",
+            a.session_max_seconds, a.refresh_token_ttl_seconds
+        ),
     );
     check(
         a.refresh_token_ttl_seconds > a.access_token_ttl_seconds
@@ -167,6 +202,15 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
         "auth.bcryptCost",
         format!(
             "{} is outside bcrypt's 4-31 (10-12 is usual; each step doubles the time)",
+            a.bcrypt_cost
+        ),
+    );
+    check(
+        stage == LOCAL_STAGE || a.bcrypt_cost >= MIN_BCRYPT_COST,
+        "auth.bcryptCost",
+        format!(
+            "{} is below {MIN_BCRYPT_COST}: only the `{LOCAL_STAGE}` stage (the emulator) may hash \
+             passwords this cheaply; use 10-12",
             a.bcrypt_cost
         ),
     );

@@ -1,7 +1,7 @@
 //! Per-request app context: verifies the API key once, and applies CORS from the stage's and the app's origins.
 //!
-//! A preflight carries no API key, so for routes without `{appId}` the app is
-//! unknown at preflight time; the preflight is answered and the actual request
+//! A preflight carries no API key, so the app is unknown at preflight time;
+//! the preflight is answered without reading anything and the actual request
 //! is refused with 403 before any handler runs if its origin is not allowed
 //! for the key's app.
 
@@ -14,6 +14,7 @@ use ob_core::audit::{Actor, NewEntry};
 
 use crate::error::ApiError;
 use crate::extract::{Client, path_app_id};
+use crate::scope::Requirement;
 use crate::state::AppState;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -25,7 +26,7 @@ const EXPOSED_HEADERS: &str = "etag, retry-after, x-request-id";
 #[derive(Debug, Clone)]
 pub(crate) struct KeyCheck(pub Result<ApiKey, ob_core::Error>);
 
-/// Middleware: key verification and CORS.
+/// Middleware: key verification, the route's scope, and CORS.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let origin = parts
@@ -39,33 +40,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             .headers
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
-        let allowed = match (&origin, &path_app) {
-            (Some(origin), Some(app)) => origin_allowed(&state, origin, Some(app)).await,
-            // The app is only known from the key of the actual request, checked then.
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        if let (true, Some(origin)) = (allowed, &origin) {
-            let headers = response.headers_mut();
-            allow_origin(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static(ALLOWED_METHODS),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(ALLOWED_HEADERS),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-        }
-        response
-            .headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Origin"));
-        return response;
+        return preflight_response(origin.as_deref(), path_app.as_deref());
     }
 
     let presented = parts
@@ -81,18 +56,36 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         .as_ref()
         .and_then(|c| c.as_ref().ok())
         .map(|k| k.app_id.clone());
-    let app = path_app.or(key_app);
+    // A path naming another app than the key's is refused before anything is
+    // read about it, so unknown or random app ids cost no storage reads.
+    if let (Some(path_app), Some(key_app)) = (&path_app, &key_app)
+        && path_app != key_app
+    {
+        return ApiError::unauthorized("API key does not belong to this app").into_response();
+    }
+    if let Some(refusal) = scope_refusal(&parts, check.as_ref()) {
+        return refusal.into_response();
+    }
+    // Only the key's app (already verified, so cached) is consulted for origins.
     let allowed = match &origin {
-        Some(origin) => origin_allowed(&state, origin, app.as_deref()).await,
+        Some(origin) => origin_allowed(&state, origin, key_app.as_deref()).await,
         None => false,
     };
-    if origin.is_some() && app.is_some() && !allowed {
+    if origin.is_some() && key_app.is_some() && !allowed {
         return ApiError::OriginNotAllowed.into_response();
     }
+    let syncs = match admit(&state, key_app.as_deref(), &parts).await {
+        Ok(syncs) => syncs,
+        Err(refusal) => return refusal.into_response(),
+    };
     if let Some(check) = check {
         parts.extensions.insert(KeyCheck(check));
     }
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    // The shared request counters are updated while the request is served.
+    let (mut response, ()) = tokio::join!(
+        next.run(Request::from_parts(parts, body)),
+        state.limiter().sync(state.store(), syncs)
+    );
     if let (true, Some(origin)) = (allowed, &origin) {
         allow_origin(response.headers_mut(), origin);
     }
@@ -102,6 +95,81 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             .insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
+}
+
+/// Admits the request against its app's and its client's per-minute limits
+/// (429 with `Retry-After` otherwise); returns the counter syncs that are due.
+async fn admit(
+    state: &AppState,
+    key_app: Option<&str>,
+    parts: &axum::http::request::Parts,
+) -> Result<Vec<crate::limits::Sync>, ApiError> {
+    let limits = match key_app {
+        // Read (and cached) when the key was verified: no extra call.
+        Some(app) => state.app_facts(app).await?.limits,
+        None => state.settings().request_limits,
+    };
+    let client = Client::from_parts(parts).0.source_ip;
+    let counters = crate::limits::counters(key_app, client.as_deref(), limits);
+    Ok(state.limiter().admit(&counters)?)
+}
+
+/// Answers a CORS preflight without reading anything: a preflight carries no
+/// key, so the app (and its origins) is only known from the actual request,
+/// which is refused with 403 before any handler runs when its origin is not
+/// allowed for the key's app. A preflight naming a malformed app id, or from a
+/// malformed origin, gets no CORS headers.
+fn preflight_response(origin: Option<&str>, path_app: Option<&str>) -> Response {
+    let app_ok = path_app.is_none_or(|app| ob_core::apps::validate_app_id(app).is_ok());
+    let origin = origin.filter(|o| app_ok && ob_core::apps::validate_origin("origin", o).is_ok());
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    if let Some(origin) = origin {
+        allow_origin(headers, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOWED_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}
+
+/// The refusal of a request whose route needs a scope the key lacks (403
+/// naming it), or a key it lacks (401). Deny by default: a route whose
+/// declaration is unusable is refused for everyone.
+fn scope_refusal(
+    parts: &axum::http::request::Parts,
+    check: Option<&Result<ApiKey, ob_core::Error>>,
+) -> Option<ApiError> {
+    match crate::scope::required(parts)? {
+        Requirement::Public => None,
+        Requirement::Broken(why) => {
+            tracing::error!(path = %parts.uri.path(), why, "route has no usable scope declaration");
+            Some(ApiError::forbidden(
+                "this route is closed: it declares no scope",
+            ))
+        }
+        Requirement::Key(scope) => match check {
+            None => Some(ApiError::unauthorized("missing API key (X-API-Key header)")),
+            Some(Err(ob_core::Error::Unauthorized(_))) => {
+                Some(ApiError::unauthorized("invalid API key"))
+            }
+            Some(Err(other)) => Some(ApiError::Domain(other.clone())),
+            Some(Ok(key)) if !key.has_scope(scope) => Some(ApiError::forbidden(&format!(
+                "API key lacks the '{scope}' scope"
+            ))),
+            Some(Ok(_)) => None,
+        },
+    }
 }
 
 fn allow_origin(headers: &mut HeaderMap, origin: &str) {

@@ -88,16 +88,6 @@ impl AppKey {
             ))
         }
     }
-
-    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(&format!(
-                "API key lacks the '{scope}' scope"
-            )))
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for AppKey {

@@ -11,8 +11,10 @@ pub mod context;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod limits;
 pub mod request_id;
 pub mod routes;
+pub mod scope;
 pub mod signing_key;
 pub mod state;
 

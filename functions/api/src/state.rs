@@ -1,9 +1,9 @@
 //! Shared state of the HTTP API: storage, token signer, stage settings and a short-lived per-app cache.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use ob_core::cache::BoundedCache;
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
 use ob_core::notify::NotifyQueue;
@@ -11,8 +11,16 @@ use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
 
+use crate::limits::{Limiter, RateLimits};
+
+/// The lowest bcrypt cost outside the `local` stage.
+pub const MIN_BCRYPT_COST: u32 = 10;
+
 /// How long an app's state and origins are reused before being read again.
 const APP_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most apps one instance remembers; only apps whose valid key was presented
+/// are ever looked up, so this holds every app of a normal stage.
+const APP_CACHE_ENTRIES: usize = 1024;
 
 /// Stage settings the API runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +31,8 @@ pub struct Settings {
     pub issuer: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// Absolute lifetime of a session from its login (refreshes end then).
+    pub session_max_secs: i64,
     pub bcrypt_cost: u32,
     /// Browser origins allowed for every app (the stage's `cors.allowedOrigins`).
     pub stage_origins: Vec<String>,
@@ -39,6 +49,9 @@ pub struct Settings {
     /// What one app may send per UTC day through `POST /notify`.
     pub email_daily_quota: u32,
     pub sms_daily_quota: u32,
+    /// Per-minute request limits of an app and of each client address, unless
+    /// the app's config sets its own.
+    pub request_limits: RateLimits,
 }
 
 impl Default for Settings {
@@ -48,6 +61,7 @@ impl Default for Settings {
             issuer: issuer_for("local"),
             access_ttl_secs: 900,
             refresh_ttl_secs: 30 * 86_400,
+            session_max_secs: 90 * 86_400,
             bcrypt_cost: 10,
             stage_origins: Vec::new(),
             audit_retention_days: 30,
@@ -58,8 +72,19 @@ impl Default for Settings {
             sms_enabled: false,
             email_daily_quota: 1000,
             sms_daily_quota: 100,
+            request_limits: RateLimits::default(),
         }
     }
+}
+
+/// A key for refresh-token successors, separate from the token signing key
+/// (one secret, two purposes, never the same bytes).
+fn successor_key(signing_key: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"one-backend refresh successors\0");
+    hasher.update(signing_key);
+    hasher.finalize().into()
 }
 
 /// The token issuer of a stage.
@@ -91,8 +116,15 @@ impl Settings {
             &mut settings.refresh_ttl_secs,
             &env::REFRESH_TOKEN_TTL_SECONDS,
         );
+        set(&mut settings.session_max_secs, &env::SESSION_MAX_SECONDS);
         if let Some(v) = env.integer(&env::BCRYPT_COST) {
             settings.bcrypt_cost = v;
+        }
+        if let Some(v) = env.integer(&env::APP_REQUESTS_PER_MINUTE) {
+            settings.request_limits.per_app = v;
+        }
+        if let Some(v) = env.integer(&env::CLIENT_REQUESTS_PER_MINUTE) {
+            settings.request_limits.per_client = v;
         }
         if let Some(v) = env.integer(&env::AUDIT_RETENTION_DAYS) {
             settings.audit_retention_days = v;
@@ -127,6 +159,8 @@ pub(crate) struct AppFacts {
     pub origins: Vec<String>,
     /// What the app's config says needs a verified e-mail address.
     pub require_verified: ob_core::config::RequireVerifiedEmail,
+    /// The app's request limits (its config's, else the stage's).
+    pub limits: RateLimits,
 }
 
 /// The AWS services besides DynamoDB a host may be given.
@@ -150,8 +184,11 @@ struct Inner {
     /// The notify queue, when the host sends account e-mails or notifications.
     notify: Option<NotifyQueue>,
     signer: TokenSigner,
+    /// Key of refresh-token successors, derived from the signing key.
+    successor_key: [u8; 32],
     settings: Settings,
-    apps: Mutex<HashMap<String, (Instant, AppFacts)>>,
+    apps: BoundedCache<String, AppFacts>,
+    limiter: Limiter,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
     /// unknown so that unknown and known e-mails take the same time.
     dummy_hash: tokio::sync::OnceCell<String>,
@@ -161,8 +198,6 @@ impl AppState {
     /// For `obctl dev` and tests: an explicit store, signing key (≥ 32 bytes) and settings.
     pub fn new(store: Store, signing_key: &[u8], settings: Settings) -> Result<Self> {
         Self::with_files(store, None, signing_key, settings)
-    }
-)
     }
 
     /// Like `new`, with the files bucket (`None`: file routes answer 500 "not configured").
@@ -193,8 +228,10 @@ impl AppState {
             files,
             notify,
             signer,
+            successor_key: successor_key(signing_key),
             settings,
-            apps: Mutex::new(HashMap::new()),
+            apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
+            limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
         })))
     }
@@ -203,12 +240,18 @@ impl AppState {
     /// environment, the signing key from Secrets Manager, once per cold start.
     pub async fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
         let settings = Settings::from_function_env(env);
+        // `obctl` refuses such a stage file; a hand-edited function is refused here.
+        if settings.stage != "local" && settings.bcrypt_cost < MIN_BCRYPT_COST {
+            return Err(Error::Internal(format!(
+                "BCRYPT_COST {} is below {MIN_BCRYPT_COST}, allowed only on the local stage",
+                settings.bcrypt_cost
+            )));
+        }
         let key = crate::signing_key::load(sdk, env).await?;
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             Tables::from_function_env(env),
         );
-        // Only the files function is given the bucket; one S3 client per cold start.
         // Only the functions that need them are given the bucket and the
         // queue; one client each per cold start.
         let services = Services {
@@ -248,6 +291,15 @@ impl AppState {
         &self.0.signer
     }
 
+    /// What `/auth/refresh` needs: lifetimes and the successor key.
+    pub(crate) fn refresh_policy(&self) -> ob_core::sessions::RefreshPolicy<'_> {
+        ob_core::sessions::RefreshPolicy {
+            ttl_secs: self.0.settings.refresh_ttl_secs,
+            max_session_secs: self.0.settings.session_max_secs,
+            successor_key: &self.0.successor_key,
+        }
+    }
+
     /// A bcrypt hash to verify against when no user matched.
     pub(crate) async fn dummy_hash(&self) -> Result<&str> {
         let cost = self.0.settings.bcrypt_cost;
@@ -260,13 +312,22 @@ impl AppState {
 
     /// An app's state and origins, read at most once a minute per app.
     pub(crate) async fn app_facts(&self, app_id: &str) -> Result<AppFacts> {
-        if let Some(facts) = self.cached(app_id) {
+        if let Some(facts) = self.0.apps.get(&app_id.to_owned()) {
             return Ok(facts);
         }
         let (app, config) = tokio::try_join!(
             ob_core::apps::get(&self.0.store, app_id),
             ob_core::config::get_system(&self.0.store, app_id)
         )?;
+        let stage = self.0.settings.request_limits;
+        let own = config.body.limits;
+        // The config's `limits` (ob_core::config::RequestLimits) override the stage's.
+        let limits = RateLimits {
+            per_app: own.requests_per_minute.unwrap_or(stage.per_app),
+            per_client: own
+                .requests_per_minute_per_client
+                .unwrap_or(stage.per_client),
+        };
         let facts = match app {
             Some(app) => AppFacts {
                 active: app.state == ob_core::apps::AppState::Active,
@@ -276,30 +337,26 @@ impl AppState {
                     .chain(config.body.allowed_origins)
                     .collect(),
                 require_verified: config.body.auth.require_verified_email,
+                limits,
             },
             None => AppFacts {
                 active: false,
                 origins: Vec::new(),
                 require_verified: Default::default(),
+                limits,
             },
         };
-        if let Ok(mut apps) = self.0.apps.lock() {
-            apps.insert(app_id.to_owned(), (Instant::now(), facts.clone()));
-        }
+        self.0.apps.insert(app_id.to_owned(), facts.clone());
         Ok(facts)
     }
 
-    fn cached(&self, app_id: &str) -> Option<AppFacts> {
-        let apps = self.0.apps.lock().ok()?;
-        let (at, facts) = apps.get(app_id)?;
-        (at.elapsed() < APP_CACHE_TTL).then(|| facts.clone())
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.0.limiter
     }
 
     /// Drops an app from the cache after its config changed here.
     pub(crate) fn forget_app(&self, app_id: &str) {
-        if let Ok(mut apps) = self.0.apps.lock() {
-            apps.remove(app_id);
-        }
+        self.0.apps.remove(&app_id.to_owned());
     }
 }
 

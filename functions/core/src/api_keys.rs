@@ -7,6 +7,7 @@ use crate::apps::{is_conditional_failure, validate_app_id};
 use crate::attr::{self, Item};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::scopes::{self, Scope};
 use crate::secret;
 use crate::store::Store;
 use crate::tables::{API_KEYS, API_KEYS_BY_HASH};
@@ -17,15 +18,6 @@ pub const KEY_PREFIX: &str = "ob_";
 const KEY_RANDOM_LEN: usize = 43;
 /// `lastUsedAt` is written at most this often per key, to keep writes off the hot path.
 pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
-
-/// Grants everything.
-pub const SCOPE_ALL: &str = "*";
-/// Register, log in, refresh, log out, read the current user.
-pub const SCOPE_AUTH: &str = "auth";
-/// Read the app's public config.
-pub const SCOPE_CONFIG_READ: &str = "config:read";
-/// Scopes of a key created without an explicit list.
-pub const DEFAULT_SCOPES: &[&str] = &[SCOPE_AUTH, SCOPE_CONFIG_READ];
 
 /// A stored key, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,8 +36,8 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope || s == SCOPE_ALL)
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        scopes::grants(&self.scopes, scope)
     }
 
     /// Whether the key may be used at `now` (epoch seconds).
@@ -61,21 +53,28 @@ pub struct CreatedKey {
     pub secret: String,
 }
 
-/// Validates a scope list: short lowercase names (or `*`), no duplicates.
+/// Validates a scope list: known scopes (see `Scope`), each once.
 pub fn validate_scopes(scopes: &[String]) -> Result<()> {
-    if scopes.is_empty() || scopes.len() > 16 {
-        return Err(Error::invalid("scopes", "give 1 to 16 scopes"));
+    if scopes.is_empty() || scopes.len() > Scope::EVERY.len() {
+        return Err(Error::invalid(
+            "scopes",
+            format!("give 1 to {} scopes", Scope::EVERY.len()),
+        ));
     }
     for (i, scope) in scopes.iter().enumerate() {
-        let ok = scope == SCOPE_ALL
-            || ((1..=32).contains(&scope.len())
-                && scope
-                    .bytes()
-                    .all(|c| c.is_ascii_lowercase() || matches!(c, b':' | b'-' | b'_')));
-        if !ok || scopes[..i].contains(scope) {
+        if Scope::parse(scope).is_none() {
             return Err(Error::invalid(
                 "scopes",
-                "scopes are distinct names of a-z, ':', '-', '_' (or '*')",
+                format!(
+                    "unknown scope {scope:?}; scopes are {}",
+                    Scope::known_names()
+                ),
+            ));
+        }
+        if scopes[..i].contains(scope) {
+            return Err(Error::invalid(
+                "scopes",
+                format!("{scope:?} is given twice"),
             ));
         }
     }
@@ -379,7 +378,7 @@ mod tests {
             app_id: "shop".into(),
             key_id: "k1".into(),
             name: "web".into(),
-            scopes: vec![SCOPE_AUTH.into()],
+            scopes: vec![Scope::Auth.as_str().into()],
             created_at: String::new(),
             expires_at,
             last_used_at: None,
@@ -406,13 +405,14 @@ mod tests {
     #[test]
     fn scopes_are_checked() {
         let k = key(true, None);
-        assert!(k.has_scope(SCOPE_AUTH));
-        assert!(!k.has_scope(SCOPE_CONFIG_READ));
+        assert!(k.has_scope(Scope::Auth));
+        assert!(!k.has_scope(Scope::ConfigRead));
         let all = ApiKey {
-            scopes: vec![SCOPE_ALL.into()],
+            scopes: vec!["*".into()],
             ..k
         };
-        assert!(all.has_scope(SCOPE_CONFIG_READ));
+        assert!(all.has_scope(Scope::ConfigRead));
+        assert!(validate_scopes(&["data".into()]).is_err());
         assert!(validate_scopes(&["auth".into(), "auth".into()]).is_err());
         assert!(validate_scopes(&["Auth".into()]).is_err());
         assert!(validate_scopes(&[]).is_err());

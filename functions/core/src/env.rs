@@ -134,18 +134,40 @@ pub const AUDIT_RETENTION_DAYS: EnvVar = EnvVar {
     name: "AUDIT_RETENTION_DAYS",
     kind: EnvKind::Integer { min: 1, max: 3653 },
 };
+/// At most an hour: reads trust an access token until it expires.
 pub const ACCESS_TOKEN_TTL_SECONDS: EnvVar = EnvVar {
     name: "ACCESS_TOKEN_TTL_SECONDS",
-    kind: EnvKind::Integer {
-        min: 60,
-        max: 86_400,
-    },
+    kind: EnvKind::Integer { min: 60, max: 3600 },
 };
 pub const REFRESH_TOKEN_TTL_SECONDS: EnvVar = EnvVar {
     name: "REFRESH_TOKEN_TTL_SECONDS",
     kind: EnvKind::Integer {
         min: 61,
         max: 31_536_000,
+    },
+};
+/// Absolute lifetime of a session from its login.
+pub const SESSION_MAX_SECONDS: EnvVar = EnvVar {
+    name: "SESSION_MAX_SECONDS",
+    kind: EnvKind::Integer {
+        min: 61,
+        max: 31_536_000,
+    },
+};
+/// Requests per minute of one app, unless its config sets its own.
+pub const APP_REQUESTS_PER_MINUTE: EnvVar = EnvVar {
+    name: "APP_REQUESTS_PER_MINUTE",
+    kind: EnvKind::Integer {
+        min: 1,
+        max: 1_000_000,
+    },
+};
+/// Requests per minute of one client address of an app, unless its config sets its own.
+pub const CLIENT_REQUESTS_PER_MINUTE: EnvVar = EnvVar {
+    name: "CLIENT_REQUESTS_PER_MINUTE",
+    kind: EnvKind::Integer {
+        min: 1,
+        max: 1_000_000,
     },
 };
 pub const BCRYPT_COST: EnvVar = EnvVar {
@@ -404,6 +426,9 @@ mod tests {
             ("SMS_ENABLED", "false"),
             ("EMAIL_DAILY_QUOTA", "1000"),
             ("SMS_DAILY_QUOTA", "0"),
+            ("LIMITS_TABLE", "t-limits"),
+            ("APP_REQUESTS_PER_MINUTE", "6000"),
+            ("CLIENT_REQUESTS_PER_MINUTE", "600"),
         ]
     }
 
@@ -449,6 +474,7 @@ mod tests {
             ("BCRYPT_COST", "99"),
             ("ACCESS_TOKEN_TTL_SECONDS", "900"),
             ("REFRESH_TOKEN_TTL_SECONDS", "86400"),
+            ("SESSION_MAX_SECONDS", "864000"),
         ]);
         let err = FunctionEnv::from_lookup(&AUTH, lookup(&auth)).unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");

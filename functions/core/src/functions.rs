@@ -89,13 +89,16 @@ impl FunctionDef {
     }
 }
 
-/// What every function behind the HTTP API reads (`ob_api::Settings`, audit, CORS).
-const HTTP_ENV: [EnvVar; 5] = [
+/// What every function behind the HTTP API reads (`ob_api::Settings`, audit,
+/// CORS, request limits).
+const HTTP_ENV: [EnvVar; 7] = [
     env::STAGE,
     env::RUST_LOG,
     env::SIGNING_KEY_SECRET_ARN,
     env::CORS_ORIGINS,
     env::AUDIT_RETENTION_DAYS,
+    env::APP_REQUESTS_PER_MINUTE,
+    env::CLIENT_REQUESTS_PER_MINUTE,
 ];
 
 /// Register, login, refresh, logout, me.
@@ -111,6 +114,7 @@ pub const AUTH: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::USERS,
         &tables::SESSIONS,
+        &tables::LIMITS,
     ],
     queues: &[&queues::NOTIFY],
     env: &[
@@ -119,9 +123,12 @@ pub const AUTH: FunctionDef = FunctionDef {
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
         env::BCRYPT_COST,
         env::ACCESS_TOKEN_TTL_SECONDS,
         env::REFRESH_TOKEN_TTL_SECONDS,
+        env::SESSION_MAX_SECONDS,
     ],
     event_sources: &[],
 };
@@ -141,6 +148,7 @@ pub const DATA: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::DATA,
+        &tables::LIMITS,
     ],
     queues: &[],
     env: &HTTP_ENV,
@@ -159,6 +167,7 @@ pub const FILES: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::FILES,
+        &tables::LIMITS,
     ],
     queues: &[],
     env: &[
@@ -167,6 +176,8 @@ pub const FILES: FunctionDef = FunctionDef {
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
         env::FILES_BUCKET,
         env::MAX_UPLOAD_BYTES,
         env::URL_EXPIRY_SECONDS,
@@ -190,6 +201,7 @@ pub const ADMIN: FunctionDef = FunctionDef {
         &tables::CONFIG,
         &tables::API_KEYS,
         &tables::AUDIT,
+        &tables::LIMITS,
         &tables::NOTIFICATIONS,
     ],
     queues: &[&queues::NOTIFY],
@@ -199,6 +211,8 @@ pub const ADMIN: FunctionDef = FunctionDef {
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
         env::SMS_ENABLED,
         env::EMAIL_DAILY_QUOTA,
         env::SMS_DAILY_QUOTA,

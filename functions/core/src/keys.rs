@@ -28,9 +28,9 @@ pub fn family_pk(family_id: &str) -> String {
     format!("F#{family_id}")
 }
 
-/// `SESSIONS.pk` of a failed-login counter: `L#{appId}#{subject}`.
-pub fn login_failures_pk(app_id: &str, subject: &str) -> String {
-    format!("L#{app_id}#{subject}")
+/// `LIMITS.pk` of one subject's counter in the window starting at `window_start`.
+pub fn limit_pk(app_id: &str, subject: &str, window_start: i64) -> String {
+    format!("L#{app_id}#{subject}#{window_start}")
 }
 
 /// `SESSIONS.pk` of a one-time token (password reset, e-mail verification): `OT#{token hash}`.
@@ -131,7 +131,7 @@ mod tests {
     fn layouts_match_tables_doc() {
         assert_eq!(users_pk("shop"), "APP#shop");
         assert_eq!(email_sk("a@b.c"), "EMAIL#a@b.c");
-        assert_eq!(login_failures_pk("shop", "ip:1.2.3.4"), "L#shop#ip:1.2.3.4");
+        assert_eq!(limit_pk("shop", "req:app", 60), "L#shop#req:app#60");
         assert_eq!(session_user_pk("shop", "u1"), "shop#u1");
         assert_eq!(
             audit_sk("2024-01-01T00:00:00.000Z", "e"),

@@ -32,6 +32,31 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `len` base62 characters (at most 43, 256 bits) computed from `key` and
+/// `input` by HMAC-SHA256: the same inputs always give the same text, and
+/// nobody without the key can compute or predict it.
+pub fn derived_base62(key: &[u8], input: &str, len: usize) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key) else {
+        // HMAC takes keys of any length; this branch cannot be reached.
+        return String::new();
+    };
+    mac.update(input.as_bytes());
+    let mut number: Vec<u8> = mac.finalize().into_bytes().to_vec();
+    // Base conversion of the 256-bit big-endian number, least significant digit first.
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len.min(43) {
+        let mut remainder = 0u32;
+        for byte in &mut number {
+            let value = (remainder << 8) | u32::from(*byte);
+            *byte = u8::try_from(value / 62).unwrap_or(0);
+            remainder = value % 62;
+        }
+        out.push(BASE62[usize::try_from(remainder).unwrap_or(0)]);
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Lowercase hex SHA-256: how API keys and refresh tokens are stored and looked up.
 pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -48,6 +73,16 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn derived_tokens_are_stable_keyed_and_base62() {
+        let a = derived_base62(b"key one", "token", 43);
+        assert_eq!(a, derived_base62(b"key one", "token", 43));
+        assert_ne!(a, derived_base62(b"key two", "token", 43));
+        assert_ne!(a, derived_base62(b"key one", "token2", 43));
+        assert_eq!(a.len(), 43);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! Each login starts a family (`F#{familyId}`); each issued refresh token is an
 //! item `T#{sha256(token)}` pointing at its family. Refreshing marks the
 //! presented token rotated and issues the next one in one transaction. A token
-//! presented after it was rotated means it was copied: the whole family is
-//! revoked, so neither the thief nor the victim can continue that session.
+//! presented again within a short grace window gets the same successor (two
+//! tabs refreshing at once); after that it means it was copied: the whole
+//! family is revoked, so neither the thief nor the victim can continue that
+//! session. A session ends for good at its absolute lifetime.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -95,14 +97,64 @@ pub async fn start(
     })
 }
 
+/// How long after a rotation presenting the same token again returns the same
+/// successor instead of counting as reuse: two tabs refreshing at once.
+pub const REFRESH_GRACE_SECS: i64 = 30;
+/// How often a refresh retries after a transaction conflict.
+const REFRESH_ATTEMPTS: u32 = 4;
+
+/// What a refresh needs besides the token: lifetimes and the key successors
+/// are derived with.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy<'a> {
+    /// Lifetime of each refresh token (sliding).
+    pub ttl_secs: i64,
+    /// Absolute lifetime of a session from its login: no refresh after it.
+    pub max_session_secs: i64,
+    /// Secret key of the successor derivation (see `successor_of`).
+    pub successor_key: &'a [u8],
+}
+
+/// The successor of a refresh token is derived from it with a server key, so
+/// a second presentation within the grace window gets the very same successor
+/// without its plaintext ever being stored.
+fn successor_of(key: &[u8], presented: &str) -> String {
+    secret::derived_base62(key, presented, TOKEN_LEN)
+}
+
 /// Exchanges a refresh token of `app_id` for its successor. Unknown, expired,
-/// revoked or other-app tokens are `Unauthorized`; a rotated one revokes its family.
+/// revoked or other-app tokens, and sessions past their absolute lifetime, are
+/// `Unauthorized`. The same token presented again within `REFRESH_GRACE_SECS`
+/// of its rotation returns the same successor (concurrent refreshes of two
+/// tabs); later, or once that successor was itself used, it revokes its family.
 pub async fn refresh(
     store: &Store,
     app_id: &str,
     presented: &str,
-    ttl_secs: i64,
+    policy: RefreshPolicy<'_>,
 ) -> Result<Refresh> {
+    for attempt in 0..REFRESH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(15 << attempt)).await;
+        }
+        match refresh_once(store, app_id, presented, policy).await? {
+            Some(outcome) => return Ok(outcome),
+            // Lost a race with a concurrent refresh or write: read again.
+            None => continue,
+        }
+    }
+    Err(Error::Conflict(
+        "the session is being refreshed concurrently; retry".into(),
+    ))
+}
+
+/// One try; `None` when a concurrent request interfered and a re-read decides.
+async fn refresh_once(
+    store: &Store,
+    app_id: &str,
+    presented: &str,
+    policy: RefreshPolicy<'_>,
+) -> Result<Option<Refresh>> {
     let table = store.sessions_table()?;
     let unauthorized = || Error::Unauthorized("invalid refresh token".into());
     let now = clock::now_epoch();
@@ -115,28 +167,48 @@ pub async fn refresh(
     if session.app_id != app_id || attr::opt_i64(&old, ttl_attr()).is_none_or(|at| at <= now) {
         return Err(unauthorized());
     }
-    if attr::get_bool(&old, "rotated") {
-        revoke_family(store, &session.family_id).await?;
-        return Ok(Refresh::ReuseDetected(session));
-    }
     let family_pk = keys::family_pk(&session.family_id);
     let family = get(store, &family_pk).await?.ok_or_else(unauthorized)?;
     if attr::get_bool(&family, "revoked") {
         return Err(unauthorized());
     }
-    let token = secret::random_base62(TOKEN_LEN)?;
-    let expires_at = now + ttl_secs;
+    let session_ends = attr::opt_i64(&family, "createdAt").unwrap_or(0) + policy.max_session_secs;
+    if session_ends <= now {
+        return Err(Error::Unauthorized(
+            "the session reached its maximum lifetime; sign in again".into(),
+        ));
+    }
+    let token = successor_of(policy.successor_key, presented);
+    let token_hash = secret::sha256_hex(&token);
+    if attr::get_bool(&old, "rotated") {
+        let rotated_at = attr::opt_i64(&old, "rotatedAt").unwrap_or(0);
+        let same_successor = attr::opt_s(&old, "successorHash").as_deref() == Some(&token_hash);
+        if same_successor && now - rotated_at <= REFRESH_GRACE_SECS {
+            let successor = get(store, &keys::refresh_token_pk(&token_hash)).await?;
+            if let Some(successor) = successor.filter(|s| !attr::get_bool(s, "rotated")) {
+                return Ok(Some(Refresh::Rotated(IssuedRefresh {
+                    session,
+                    token,
+                    expires_at: attr::opt_i64(&successor, ttl_attr()).unwrap_or(now),
+                })));
+            }
+        }
+        revoke_family(store, &session.family_id).await?;
+        return Ok(Some(Refresh::ReuseDetected(session)));
+    }
+    let expires_at = (now + policy.ttl_secs).min(session_ends);
     let mark_rotated = Update::builder()
         .table_name(table)
         .key(
             SESSIONS.partition_key,
             attr::s(keys::refresh_token_pk(&old_hash)),
         )
-        .update_expression("SET rotated = :true, rotatedAt = :now")
+        .update_expression("SET rotated = :true, rotatedAt = :now, successorHash = :next")
         .condition_expression("attribute_exists(#pk) AND attribute_not_exists(rotated)")
         .expression_attribute_names("#pk", SESSIONS.partition_key)
         .expression_attribute_values(":true", attr::b(true))
         .expression_attribute_values(":now", attr::n(now))
+        .expression_attribute_values(":next", attr::s(&token_hash))
         .build()
         .map_err(|e| Error::internal("build update", e))?;
     let extend_family = Update::builder()
@@ -161,25 +233,39 @@ pub async fn refresh(
         .send()
         .await;
     match result {
-        Ok(_) => Ok(Refresh::Rotated(IssuedRefresh {
+        Ok(_) => Ok(Some(Refresh::Rotated(IssuedRefresh {
             session,
             token,
             expires_at,
-        })),
+        }))),
         Err(err) => {
             let reasons = cancellation_codes(&err);
-            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                // Another request rotated this token between our read and write:
-                // the same token was presented twice, which is reuse.
-                revoke_family(store, &session.family_id).await?;
-                Ok(Refresh::ReuseDetected(session))
-            } else if reasons.get(2).map(String::as_str) == Some("ConditionalCheckFailed") {
+            let failed =
+                |i: usize| reasons.get(i).map(String::as_str) == Some("ConditionalCheckFailed");
+            if failed(2) {
                 Err(unauthorized())
+            } else if failed(0)
+                || failed(1)
+                || reasons.iter().any(|r| r == "TransactionConflict")
+                || is_transaction_conflict(&err)
+            {
+                // Another request rotated this token (or held its items):
+                // the re-read sees the rotation and answers within the grace.
+                Ok(None)
             } else {
                 Err(Error::sdk("rotate refresh token", err))
             }
         }
     }
+}
+
+fn is_transaction_conflict<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "TransactionConflictException")
 }
 
 /// Revokes the session a refresh token of `app_id` belongs to (logout).

@@ -18,6 +18,7 @@ pub struct Tables {
     pub connections: String,
     pub files: String,
     pub notifications: String,
+    pub limits: String,
 }
 
 impl Tables {
@@ -43,6 +44,7 @@ impl Tables {
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
             notifications: name(&tables::NOTIFICATIONS),
+            limits: name(&tables::LIMITS),
         }
     }
 
@@ -105,6 +107,9 @@ impl Store {
     }
     pub(crate) fn notifications_table(&self) -> Result<&str> {
         Tables::require(&self.tables.notifications, &tables::NOTIFICATIONS)
+    }
+    pub(crate) fn limits_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.limits, &tables::LIMITS)
     }
 }
 

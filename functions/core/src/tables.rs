@@ -146,12 +146,12 @@ pub const SESSIONS_BY_USER: IndexDef = IndexDef {
     sort_key: None,
 };
 
-/// Refresh sessions, login throttles and one-time tokens, all expired by TTL.
-/// Items: `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}`
-/// (the session family, revoked as a whole on token reuse),
-/// `pk=L#{appId}#{subject}` (failed-login counters), `pk=OT#{token hash}` (a
+/// Refresh sessions and one-time tokens, expired by TTL. Items:
+/// `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}` (the
+/// session family, revoked as a whole on token reuse), `pk=OT#{token hash}` (a
 /// password-reset or e-mail-verification token: purpose, app, user, e-mail,
-/// used once; see `auth_tokens.rs`).
+/// used once; see `auth_tokens.rs`). (Failed-login counters of older versions,
+/// `pk=L#{appId}#{subject}`, expire by TTL; counters now live in `LIMITS`.)
 pub const SESSIONS: TableDef = TableDef {
     logical_id: "SessionsTable",
     env_var: "SESSIONS_TABLE",
@@ -159,6 +159,22 @@ pub const SESSIONS: TableDef = TableDef {
     partition_key: "pk",
     sort_key: None,
     indexes: &[SESSIONS_BY_USER],
+    ttl_attribute: Some("expiresAt"),
+    stream: false,
+};
+
+/// Abuse counters, one item per subject and fixed window, expired by TTL when
+/// the window ends: `pk=L#{appId}#{subject}#{windowStart}` with `n` (the count).
+/// Subjects: `login:{email}|{address}` and `login:{email}` (login attempts),
+/// `register:{address}` (registrations), `req:app` and `req:ip:{address}`
+/// (requests; see `limits.rs` and ob-api's `limits.rs`).
+pub const LIMITS: TableDef = TableDef {
+    logical_id: "LimitsTable",
+    env_var: "LIMITS_TABLE",
+    output: "LimitsTableName",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[],
     ttl_attribute: Some("expiresAt"),
     stream: false,
 };
@@ -227,6 +243,7 @@ pub const ALL: &[TableDef] = &[
     SESSIONS,
     CONNECTIONS,
     FILES,
+    LIMITS,
     NOTIFICATIONS,
 ];
 

@@ -87,7 +87,9 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
 }
 
-/// `profile` must be a small JSON object (or absent).
+/// `profile` must be a small JSON object (or absent) that DynamoDB can store
+/// as a map: at most `MAX_PROFILE_DEPTH` levels deep, every number within
+/// DynamoDB's range.
 pub fn validate_profile(profile: &Value) -> Result<()> {
     if !profile.is_object() {
         return Err(Error::invalid("profile", "must be a JSON object"));
@@ -98,7 +100,59 @@ pub fn validate_profile(profile: &Value) -> Result<()> {
             format!("must be at most {MAX_PROFILE_BYTES} bytes"),
         ));
     }
+    check_storable(profile, "profile", 1)
+}
+
+/// DynamoDB nests documents at most 32 levels deep; the profile is one level
+/// of the user item.
+pub const MAX_PROFILE_DEPTH: usize = 31;
+
+/// Depth and number range of a value stored as a DynamoDB document.
+fn check_storable(value: &Value, path: &str, depth: usize) -> Result<()> {
+    match value {
+        Value::Object(map) => {
+            if depth > MAX_PROFILE_DEPTH {
+                return Err(too_deep(path));
+            }
+            for (name, inner) in map {
+                check_storable(inner, &format!("{path}.{name}"), depth + 1)?;
+            }
+        }
+        Value::Array(items) => {
+            if depth > MAX_PROFILE_DEPTH {
+                return Err(too_deep(path));
+            }
+            for (i, inner) in items.iter().enumerate() {
+                check_storable(inner, &format!("{path}[{i}]"), depth + 1)?;
+            }
+        }
+        Value::Number(n) if !dynamodb_number(n) => {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "{n} is outside the numbers DynamoDB stores (magnitude 1e-130 to below 1e126, \
+                     38 significant digits); send it as a string"
+                ),
+            ));
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+fn too_deep(path: &str) -> Error {
+    Error::invalid(
+        path,
+        format!("nests deeper than {MAX_PROFILE_DEPTH} levels of objects and arrays"),
+    )
+}
+
+fn dynamodb_number(n: &serde_json::Number) -> bool {
+    match n.as_f64() {
+        Some(x) if x == 0.0 => true,
+        Some(x) => x.is_finite() && (1e-130..1e126).contains(&x.abs()),
+        None => false,
+    }
 }
 
 /// Creates a user and its e-mail guard in one transaction: of concurrent
@@ -421,6 +475,22 @@ mod tests {
         assert!(validate_profile(&serde_json::json!([1])).is_err());
         let big = "x".repeat(MAX_PROFILE_BYTES);
         assert!(validate_profile(&serde_json::json!({ "bio": big })).is_err());
+        let mut deep = serde_json::json!(1);
+        for _ in 0..MAX_PROFILE_DEPTH {
+            deep = serde_json::json!([deep]);
+        }
+        // The profile itself is one level: the deepest nesting stored is 32.
+        assert!(validate_profile(&serde_json::json!({ "a": deep.clone() })).is_err());
+        assert!(validate_profile(&serde_json::json!({ "a": deep[0].clone() })).is_ok());
+        let huge: Value = serde_json::from_str(r#"{"n": {"m": [1e200]}}"#).unwrap();
+        match validate_profile(&huge) {
+            Err(Error::Invalid { field, .. }) => assert_eq!(field, "profile.n.m[0]"),
+            other => panic!("{other:?}"),
+        }
+        let tiny: Value = serde_json::from_str(r#"{"n": 1e-200}"#).unwrap();
+        assert!(validate_profile(&tiny).is_err());
+        let fine: Value = serde_json::from_str(r#"{"n": 1.5e125, "m": -3, "z": 0}"#).unwrap();
+        assert!(validate_profile(&fine).is_ok());
     }
 
     #[test]

@@ -39,10 +39,10 @@ pub async fn handle<P: Push>(
         {
             Ok(_) => respond(200, &json!({"type": "connected"})),
             Err(err) => {
-                let status = if matches!(err, ob_core::Error::Internal(_)) {
-                    500
-                } else {
-                    401
+                let status = match err {
+                    ob_core::Error::Internal(_) => 500,
+                    ob_core::Error::Forbidden(_) => 403,
+                    _ => 401,
                 };
                 respond(status, &error_reply(&err, &request_id, None))
             }

@@ -3,12 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ob_core::api_keys::SCOPE_AUTH;
 use ob_core::audit::{Actor, NewEntry};
 use ob_core::sessions::{self, IssuedRefresh, Refresh};
-use ob_core::throttle::{self, Subject};
+use ob_core::throttle::{self, LoginAttempt};
 use ob_core::users::{self, User};
-use ob_core::{Error, passwords};
+use ob_core::{Error, clock, passwords};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -107,12 +106,13 @@ fn entry(
 /// Create an account in the key's app.
 #[utoipa::path(post, path = "/auth/register", tag = "auth",
     request_body = RegisterRequest,
-    security(("apiKey" = [])),
+    security(("apiKey" = ["auth"])),
     responses(
         (status = 201, description = "Registered and signed in", body = AuthResponse),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
         (status = 409, description = "E-mail already registered in this app", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -120,14 +120,22 @@ async fn register(
     client: Client,
     Json(body): Json<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    key.require_scope(SCOPE_AUTH)?;
     key.check_app(&body.app_id)?;
     let email = users::normalize_email(&body.email)?;
     passwords::validate(&body.password)?;
     let profile = body.profile.unwrap_or_else(|| serde_json::json!({}));
     users::validate_profile(&profile)?;
-    let hash = passwords::hash(&body.password, state.settings().bcrypt_cost).await?;
     let app_id = key.app_id();
+    // Reserved before the (deliberately slow) hash, per client address.
+    throttle::reserve_registration(
+        state.store(),
+        app_id,
+        client.0.source_ip.as_deref(),
+        &state.settings().login_throttle,
+        clock::now_epoch(),
+    )
+    .await?;
+    let hash = passwords::hash(&body.password, state.settings().bcrypt_cost).await?;
     let user = users::register(state.store(), app_id, &email, &hash, profile).await?;
     let refresh = sessions::start(
         state.store(),
@@ -156,12 +164,12 @@ async fn register(
 /// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
-    security(("apiKey" = [])),
+    security(("apiKey" = ["auth"])),
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Wrong e-mail or password, or invalid API key", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this account (from this address, or from all); see Retry-After", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -169,19 +177,24 @@ async fn login(
     client: Client,
     Json(body): Json<LoginRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
-    key.require_scope(SCOPE_AUTH)?;
     key.check_app(&body.app_id)?;
     let app_id = key.app_id();
     passwords::validate(&body.password)?;
     let email = users::normalize_email(&body.email)?;
-    let policy = state.settings().login_throttle;
-    let mut subjects = vec![Subject::Account(email.clone())];
-    if let Some(ip) = &client.0.source_ip {
-        subjects.push(Subject::Client(ip.clone()));
-    }
-    throttle::check(state.store(), app_id, &subjects, &policy).await?;
-
-    let record = users::find_by_email(state.store(), app_id, &email).await?;
+    let attempt = LoginAttempt::new(
+        app_id,
+        &email,
+        client.0.source_ip.as_deref(),
+        &state.settings().login_throttle,
+        clock::now_epoch(),
+    );
+    // The attempt is reserved (atomically, before bcrypt) while the user is read.
+    let (reserved, record) = tokio::join!(
+        attempt.reserve(state.store()),
+        users::find_by_email(state.store(), app_id, &email)
+    );
+    reserved?;
+    let record = record?;
     // Unknown e-mails are verified against a dummy hash so both cases take as long.
     let hash = match &record {
         Some(record) => record.password_hash.clone(),
@@ -191,9 +204,6 @@ async fn login(
     let user = match record {
         Some(record) if matches && !record.user.disabled => record.user,
         other => {
-            for subject in &subjects {
-                throttle::record_failure(state.store(), app_id, subject, &policy).await?;
-            }
             let (actor, target) = match &other {
                 Some(record) => (
                     Actor::User(record.user.user_id.clone()),
@@ -214,14 +224,20 @@ async fn login(
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
-    throttle::clear(state.store(), app_id, &subjects[0]).await?;
-    let refresh = sessions::start(
-        state.store(),
-        app_id,
-        &user.user_id,
-        state.settings().refresh_ttl_secs,
-    )
-    .await?;
+    let (released, refresh) = tokio::join!(
+        attempt.succeeded(state.store()),
+        sessions::start(
+            state.store(),
+            app_id,
+            &user.user_id,
+            state.settings().refresh_ttl_secs,
+        )
+    );
+    if let Err(err) = released {
+        // The login happened; a unit not given back only tightens the limit.
+        tracing::warn!(error = %err, "could not release a login reservation");
+    }
+    let refresh = refresh?;
     state
         .audit(entry(
             app_id,
@@ -236,14 +252,17 @@ async fn login(
 }
 
 /// Exchange a refresh token for a new pair; the presented token stops working.
-/// Presenting an already-used token revokes its whole session.
+/// Presenting it again within 30 s returns the same successor (two tabs
+/// refreshing at once); later, it counts as reuse and revokes the whole session.
+/// No refresh succeeds past the session's absolute lifetime.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
-    security(("apiKey" = [])),
+    security(("apiKey" = ["auth"])),
     responses(
         (status = 200, description = "New token pair", body = AuthResponse),
         (status = 400, description = "Invalid body", body = ErrorBody),
-        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorBody),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token, or a session past its lifetime", body = ErrorBody),
+        (status = 409, description = "Refreshed concurrently too often; retry", body = ErrorBody),
     ))]
 async fn refresh(
     State(state): State<AppState>,
@@ -251,10 +270,15 @@ async fn refresh(
     client: Client,
     Json(body): Json<RefreshRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
-    key.require_scope(SCOPE_AUTH)?;
     let app_id = key.app_id();
-    let ttl = state.settings().refresh_ttl_secs;
-    match sessions::refresh(state.store(), app_id, &body.refresh_token, ttl).await? {
+    match sessions::refresh(
+        state.store(),
+        app_id,
+        &body.refresh_token,
+        state.refresh_policy(),
+    )
+    .await?
+    {
         Refresh::ReuseDetected(session) => {
             state
                 .audit(entry(
@@ -295,7 +319,7 @@ async fn refresh(
 /// End the session a refresh token belongs to.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     request_body = RefreshRequest,
-    security(("apiKey" = [])),
+    security(("apiKey" = ["auth"])),
     responses(
         (status = 204, description = "Session revoked"),
         (status = 400, description = "Invalid body", body = ErrorBody),
@@ -307,7 +331,6 @@ async fn logout(
     client: Client,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    key.require_scope(SCOPE_AUTH)?;
     let app_id = key.app_id();
     let session = sessions::revoke_by_token(state.store(), app_id, &body.refresh_token).await?;
     state
@@ -325,7 +348,7 @@ async fn logout(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["auth"], "bearer" = [])),
     responses(
         (status = 200, description = "The user", body = MeResponse),
         (status = 401, description = "Missing, invalid or other-app token or key", body = ErrorBody),
@@ -334,7 +357,6 @@ async fn me(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<axum::Json<MeResponse>, ApiError> {
-    user.key.require_scope(SCOPE_AUTH)?;
     let found = users::get(state.store(), &user.claims.app, &user.claims.sub).await?;
     match found {
         Some(record) if !record.user.disabled => Ok(axum::Json(MeResponse { user: record.user })),

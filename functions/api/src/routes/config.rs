@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ob_core::api_keys::SCOPE_CONFIG_READ;
 use ob_core::audit::{Actor, NewEntry};
 use ob_core::config::{self, AppConfig, ConfigBody};
 use serde_json::Value;
@@ -54,7 +53,7 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 /// app (send the access token); with the API key alone it is left out.
 #[utoipa::path(get, path = "/config/{appId}", tag = "config",
     params(("appId" = String, Path, description = "The app")),
-    security(("apiKey" = []), ("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["config:read"]), ("apiKey" = ["config:read"], "bearer" = [])),
     responses(
         (status = 200, description = "The config; ETag carries its version", body = AppConfig),
         (status = 401, description = "Missing, invalid or other-app API key, or an invalid access token", body = ErrorBody),
@@ -66,7 +65,6 @@ async fn get_config(
     user: MaybeUser,
     Path(app_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    key.require_scope(SCOPE_CONFIG_READ)?;
     key.check_app(&app_id)?;
     let config = match user.0 {
         Some(_) => config::get(state.store(), &app_id).await?,
@@ -85,7 +83,7 @@ async fn get_config(
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
     request_body = ConfigBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["config:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
         (status = 400, description = "Invalid config, or a key that is not a config key (app values go under settings)", body = ErrorBody),
@@ -121,7 +119,7 @@ async fn put_config(
     ),
     request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Keys to change; objects merge, null removes"),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["config:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new config; ETag carries its version", body = AppConfig),
         (status = 400, description = "The result is not a valid config", body = ErrorBody),

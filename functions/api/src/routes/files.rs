@@ -81,7 +81,7 @@ async fn audit(state: &AppState, user: &AuthUser, client: Client, action: &str, 
 #[utoipa::path(post, path = "/files/{appId}/upload-url", tag = "files",
     params(("appId" = String, Path, description = "The app")),
     request_body = UploadBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["files:write"], "bearer" = [])),
     responses(
         (status = 200, description = "PUT the bytes to url with exactly these headers before expiresAt", body = UploadUrl),
         (status = 400, description = "Invalid fileName, or a fileType the app does not allow", body = ErrorBody),
@@ -120,7 +120,7 @@ async fn upload_url(
 #[utoipa::path(post, path = "/files/{appId}/download-url", tag = "files",
     params(("appId" = String, Path, description = "The app")),
     request_body = KeyBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["files:read"], "bearer" = [])),
     responses(
         (status = 200, description = "GET url before expiresAt", body = DownloadUrl),
         (status = 400, description = "The key is malformed or not under this app", body = ErrorBody),
@@ -175,7 +175,7 @@ fn delete_key(query: Option<String>, body: &[u8]) -> Result<String, ApiError> {
         ("key" = Option<String>, Query, description = "The object key (or send {\"key\"} as the JSON body)"),
     ),
     request_body(content = Option<KeyBody>, description = "The object key, unless given as ?key="),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["files:write"], "bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "No key, or one that is malformed or not under this app", body = ErrorBody),
@@ -235,7 +235,7 @@ fn parse_list_params(params: Vec<(String, String)>) -> Result<ListQuery, ApiErro
         ("limit" = Option<usize>, Query, description = "Page size, 1 to 100 (default 50)"),
         ("owner" = Option<String>, Query, description = "Admins: only this user's files"),
     ),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["files:read"], "bearer" = [])),
     responses(
         (status = 200, description = "A page of uploaded files", body = FilePage),
         (status = 400, description = "Invalid parameter, prefix or cursor", body = ErrorBody),

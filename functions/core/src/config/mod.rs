@@ -26,12 +26,13 @@ pub const DEFAULT_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
 
 /// The keys the backend itself reads and validates, as named in JSON and in
 /// the stored item (`ConfigBody`'s fields; a test holds the two together).
-pub const SYSTEM_KEYS: [&str; 5] = [
+pub const SYSTEM_KEYS: [&str; 6] = [
     "featureFlags",
     "allowedOrigins",
     "indexedFields",
     "uploads",
     "auth",
+    "limits",
 ];
 /// The key of the app's own values, beside the system keys.
 pub const SETTINGS_KEY: &str = "settings";
@@ -62,6 +63,23 @@ impl Default for UploadLimits {
     }
 }
 
+/// The app's own request limits per minute; absent values take the stage's
+/// defaults (`api.limits` of the stage file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestLimits {
+    /// Requests per minute of the whole app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Requests per minute from one client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute_per_client: Option<u32>,
+}
+
+/// The largest per-minute limit an app may set.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+
 /// The replaceable part of an app's config (the body of `PUT /config/{appId}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -84,6 +102,9 @@ pub struct ConfigBody {
     /// from a replacement means none; absent from a read means not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<NotificationsConfig>,
+    /// Request limits of the app; absent values take the stage's.
+    #[serde(default)]
+    pub limits: RequestLimits,
     /// The app's own values: any JSON object up to 32 KiB, served only to the
     /// app's signed-in users. Absent from a replacement means empty; absent
     /// from a read means withheld (no signed-in user).
@@ -181,6 +202,7 @@ impl ConfigBody {
             self.indexed_fields != other.indexed_fields,
             self.uploads != other.uploads,
             self.auth != other.auth,
+            self.limits != other.limits,
         ];
         for (key, differs) in SYSTEM_KEYS.iter().zip(differs) {
             if differs {
@@ -277,7 +299,8 @@ pub async fn put(
         .key(CONFIG.partition_key, attr::s(app_id))
         .update_expression(
             "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, \
-             #auth = :au, #notifications = :nt, settings = :st, updatedAt = :now ADD version :one",
+             #auth = :au, #notifications = :nt, limits = :lim, settings = :st, updatedAt = :now \
+             ADD version :one",
         )
         // `auth` is one of DynamoDB's reserved words.
         .expression_attribute_names("#auth", "auth")
@@ -288,6 +311,7 @@ pub async fn put(
         .expression_attribute_values(":up", attr::from_json(&json["uploads"]))
         .expression_attribute_values(":au", attr::from_json(&json["auth"]))
         .expression_attribute_values(":nt", attr::from_json(&json[NOTIFICATIONS_KEY]))
+        .expression_attribute_values(":lim", attr::from_json(&json["limits"]))
         .expression_attribute_values(":st", attr::s(stored_settings))
         .expression_attribute_values(":now", attr::s(&now))
         .expression_attribute_values(":one", attr::n(1))

@@ -1,6 +1,6 @@
 //! Limits and name rules of the system keys; every error names the offending field.
 
-use super::{ConfigBody, MAX_UPLOAD_BYTES, settings};
+use super::{ConfigBody, MAX_REQUESTS_PER_MINUTE, MAX_UPLOAD_BYTES, settings};
 use crate::apps::validate_origin;
 use crate::error::{Error, Result};
 
@@ -32,6 +32,7 @@ pub(super) fn body(config: &ConfigBody) -> Result<()> {
     if let Some(templates) = &config.notifications {
         templates.validate()?;
     }
+    limits(config)?;
     if let Some(values) = &config.settings {
         settings::check_size(values)?;
     }
@@ -97,6 +98,25 @@ fn indexed_fields(config: &ConfigBody) -> Result<()> {
                     "field names are distinct identifiers of A-Z, a-z, 0-9, '_'",
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+fn limits(config: &ConfigBody) -> Result<()> {
+    let l = &config.limits;
+    for (name, value) in [
+        ("limits.requestsPerMinute", l.requests_per_minute),
+        (
+            "limits.requestsPerMinutePerClient",
+            l.requests_per_minute_per_client,
+        ),
+    ] {
+        if value.is_some_and(|v| !(1..=MAX_REQUESTS_PER_MINUTE).contains(&v)) {
+            return Err(Error::invalid(
+                name,
+                format!("must be 1 to {MAX_REQUESTS_PER_MINUTE}"),
+            ));
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ use crate::apps::{self, AppState};
 use crate::clock;
 use crate::data::{self, Caller};
 use crate::error::{Error, Result};
+use crate::scopes::Scope;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
 use crate::{api_keys, realtime::fanout};
@@ -101,6 +102,12 @@ impl<P: Push> Realtime<P> {
             return Err(Error::Unauthorized(
                 "access token is not valid for this app".into(),
             ));
+        }
+        if !key.has_scope(Scope::Realtime) {
+            return Err(Error::Forbidden(format!(
+                "API key lacks the '{}' scope",
+                Scope::Realtime
+            )));
         }
         let connection = Connection {
             connection_id: connection_id.to_owned(),

@@ -87,7 +87,7 @@ async fn indexed_fields(
         ("fields" = Option<String>, Query, description = "Comma-separated data fields to return"),
         ("where.<field>" = Option<String>, Query, description = "Equality filter on a declared indexed field"),
     ),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(
         (status = 200, description = "A page of readable records", body = RecordPage),
         (status = 400, description = "Invalid parameter, cursor, or filter on an undeclared field", body = ErrorBody),
@@ -133,7 +133,7 @@ async fn list_records(
         ("resource" = String, Path, description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
     ),
     request_body = RecordBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 201, description = "The record; Location names it, ETag carries its version", body = Record),
         (status = 400, description = "Invalid resource name, data or permissions", body = ErrorBody),
@@ -197,7 +197,7 @@ async fn audit(
         ("resource" = String, Path, description = "The resource"),
         ("id" = String, Path, description = "The record id"),
     ),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(
         (status = 200, description = "The record; ETag carries its version", body = Record),
         (status = 400, description = "Malformed resource name or id", body = ErrorBody),
@@ -265,7 +265,7 @@ async fn change(
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
     request_body = RecordBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
@@ -294,7 +294,7 @@ async fn put_record(
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
     request_body = RecordBody,
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
@@ -322,7 +322,7 @@ async fn patch_record(
         ("id" = String, Path, description = "The record id"),
         ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
     ),
-    security(("apiKey" = [], "bearer" = [])),
+    security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
