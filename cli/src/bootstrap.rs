@@ -86,13 +86,20 @@ pub async fn ensure(aws: &Aws, stage: &Stage) -> Result<Report> {
     if ensure_bucket(aws, &names.bucket).await? {
         created.push(format!("bucket {}", names.bucket));
     }
-    let (role_arn, new_role) = ensure_role(aws, &names, &stage.config.stack_name, &account).await?;
+    let stack = &stage.config.stack_name;
+    let configuration_set = stage.config.notifications.configuration_set(stack);
+    let (role_arn, new_role) =
+        ensure_role(aws, &names, stack, &account, &configuration_set).await?;
     if new_role {
         created.push(format!("role {}", names.execution_role));
     }
     let (secret_arn, new_secret) = ensure_secret(aws, &names.secret, &stage.name).await?;
     if new_secret {
         created.push(format!("secret {}", names.secret));
+    }
+    let sender = &stage.config.notifications.sender_address;
+    if crate::ses::ensure_sender_identity(aws, stage).await? {
+        created.push(format!("SES identity {sender} (verification started)"));
     }
     Ok(Report {
         stage: stage.name.clone(),

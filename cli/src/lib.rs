@@ -13,6 +13,7 @@ pub mod output;
 pub mod project;
 pub mod prompt;
 pub mod render;
+pub mod ses;
 pub mod stage;
 
 use std::ffi::OsString;
@@ -66,6 +67,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Users(args) => block_on(admin::users::run(g, args, p)),
         Command::Config(args) => block_on(admin::config::run(g, args, p)),
         Command::Audit(args) => block_on(admin::audit::run(g, args, p)),
+        Command::Notify(args) => block_on(admin::notify::run(g, args, p)),
     }
 }
 

@@ -50,6 +50,9 @@ class SnsSubscription(CloudFormationModel):
     Created, updated (kept) and deleted through the SNS backend, as AWS does.
     """
 
+    # moto files every model under the service its module path names.
+    __module__ = "moto.sns.launcher_fixes"
+
     def __init__(self, arn: str):
         self.arn = arn
 

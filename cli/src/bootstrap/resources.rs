@@ -124,7 +124,7 @@ async fn apply_bucket_protections(
 
 /// The role CloudFormation assumes to deploy the stack: it may manage only
 /// resources named after the stack, so a deploy cannot touch anything else.
-fn execution_policy(stack: &str, account: &str) -> serde_json::Value {
+fn execution_policy(stack: &str, account: &str, configuration_set: &str) -> serde_json::Value {
     let lower = stack.to_lowercase();
     json!({
         "Version": "2012-10-17",
@@ -161,8 +161,14 @@ fn execution_policy(stack: &str, account: &str) -> serde_json::Value {
              "Resource": ["arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*"]},
             {"Sid": "Alarms", "Effect": "Allow", "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource"],
              "Resource": [format!("arn:aws:cloudwatch:*:{account}:alarm:{stack}-*")]},
-            {"Sid": "AlarmTopic", "Effect": "Allow", "Action": "sns:*",
-             "Resource": [format!("arn:aws:sns:*:{account}:{stack}-alarms")]}
+            {"Sid": "Topics", "Effect": "Allow", "Action": "sns:*",
+             "Resource": [format!("arn:aws:sns:*:{account}:{stack}-alarms"),
+                          format!("arn:aws:sns:*:{account}:{stack}-ses-events"),
+                          format!("arn:aws:sns:*:{account}:{stack}-ses-events:*")]},
+            {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*",
+             "Resource": [format!("arn:aws:sqs:*:{account}:{stack}-*")]},
+            {"Sid": "SesConfigurationSet", "Effect": "Allow", "Action": "ses:*",
+             "Resource": [format!("arn:aws:ses:*:{account}:configuration-set/{configuration_set}")]}
         ]
     })
 }
@@ -173,6 +179,7 @@ pub(super) async fn ensure_role(
     names: &Names,
     stack: &str,
     account: &str,
+    configuration_set: &str,
 ) -> Result<(String, bool)> {
     let iam = aws.iam();
     let trust = json!({
@@ -207,7 +214,7 @@ pub(super) async fn ensure_role(
     iam.put_role_policy()
         .role_name(&names.execution_role)
         .policy_name("deploy-one-backend")
-        .policy_document(execution_policy(stack, account).to_string())
+        .policy_document(execution_policy(stack, account, configuration_set).to_string())
         .send()
         .await
         .map_err(|err| aws_error("set the execution role's policy", &err))?;

@@ -1,12 +1,14 @@
 //! `obctl dev`: the whole backend on 127.0.0.1 against a deployed stage (the
 //! local emulator's for `make dev`): the same axum router the Lambdas run, the
-//! WebSocket protocol at `/live`, and realtime driven by the data table's stream.
+//! WebSocket protocol at `/live`, realtime driven by the data table's stream,
+//! the notify worker behind the notify queue, and the dev outbox.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use ob_api::{AppState, Settings};
+use ob_api::{AppState, Services, Settings};
 use ob_core::files::FileStore;
+use ob_core::notify::NotifyQueue;
 use ob_core::realtime::Realtime;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Store, Tables};
@@ -70,8 +72,24 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
     };
-    let api =
-        AppState::with_files(store.clone(), Some(files), &signing_key, settings).map_err(fail)?;
+    let queue_url = output(ob_core::queues::NOTIFY.output)?;
+    let services = Services {
+        files: Some(files),
+        notify: Some(NotifyQueue::new(
+            aws_sdk_sqs::Client::new(&aws.config),
+            &queue_url,
+        )),
+    };
+    let api = AppState::with_services(store.clone(), services, &signing_key, settings)
+        .map_err(fail)?;
+    let notify_mapping = live::notify::mapping(&aws.config, &queue_url)
+        .await
+        .map_err(|err| {
+            CliError::new(format!("cannot read the notify queue: {err}"))
+                .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
+        })?;
+    let worker = live::notify::worker(&stage, &aws.config, store.clone(), realtime.push.clone());
+    let outbox = live::outbox::Outbox::new(aws.endpoint_url.as_deref());
     let follower = StreamFollower::for_table(
         &store.client,
         aws_sdk_dynamodbstreams::Client::new(&aws.config),
@@ -99,16 +117,26 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         "  WebSocket: ws://{address}{}?apiKey=<key>&token=<access token>",
         live::WEBSOCKET_PATH
     );
+    println!(
+        "  outbox:    http://{address}{} (every e-mail and SMS sent; one line each below)",
+        live::outbox::OUTBOX_PATH
+    );
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
-    let app = live::app(api, realtime).into_make_service_with_connect_info::<SocketAddr>();
+    let notify = tokio::spawn(live::notify::run(notify_mapping, worker));
+    let printer = tokio::spawn(live::outbox::print_new(outbox.clone(), address.to_string()));
+    let app = live::app(api, realtime)
+        .merge(live::outbox::router(outbox))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
     stream.abort();
+    notify.abort();
+    printer.abort();
     served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
     Ok(0)
 }
@@ -133,6 +161,9 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
             per_app: c.api.limits.app_requests_per_minute,
             per_client: c.api.limits.client_requests_per_minute,
         },
+        sms_enabled: c.notifications.sms,
+        email_daily_quota: c.notifications.daily_quota.email,
+        sms_daily_quota: c.notifications.daily_quota.sms,
         ..Settings::default()
     }
 }

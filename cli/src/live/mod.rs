@@ -6,6 +6,9 @@
 //! fan-out locally as deployed.
 
 mod hub;
+pub mod notify;
+pub mod outbox;
+pub mod queue;
 mod socket;
 mod stream;
 

@@ -67,6 +67,7 @@ pub fn function_routes(function: &FunctionDef) -> Option<OpenApiRouter<AppState>
         "auth" => routes::auth::router(),
         "admin" => OpenApiRouter::new()
             .merge(routes::config::router())
+            .merge(routes::notify::router())
             .merge(routes::verify_key::router())
             .merge(routes::health::router())
             .merge(routes::openapi::router()),

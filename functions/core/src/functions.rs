@@ -191,6 +191,8 @@ pub const ADMIN: FunctionDef = FunctionDef {
     package: "ob-admin",
     http_routes: &[
         "ANY /config/{appId}",
+        "ANY /notify/{appId}",
+        "ANY /notify/{appId}/{id}",
         "ANY /verify-key",
         "GET /health",
         "GET /openapi.json",

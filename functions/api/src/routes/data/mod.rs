@@ -62,6 +62,15 @@ fn check_path(
     Ok(())
 }
 
+/// Refuses writes of a user whose address is unverified (as the access token
+/// says) when the app's config requires verified addresses to write data.
+async fn check_may_write(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
+    if !user.claims.ev && state.app_facts(&user.claims.app).await?.require_verified.data_write {
+        return Err(ApiError::Domain(ob_core::Error::EmailNotVerified));
+    }
+    Ok(())
+}
+
 async fn indexed_fields(
     state: &AppState,
     app_id: &str,
@@ -138,6 +147,7 @@ async fn list_records(
         (status = 201, description = "The record; Location names it, ETag carries its version", body = Record),
         (status = 400, description = "Invalid resource name, data or permissions", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 403, description = "The app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
     ))]
 async fn create_record(
@@ -148,6 +158,7 @@ async fn create_record(
     Json(body): Json<RecordBody>,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, None)?;
+    check_may_write(&state, &user).await?;
     let data = data::validate_data(body.data)?;
     let indexed = indexed_fields(&state, &app_id, &resource).await?;
     let record = data::create(
@@ -224,6 +235,7 @@ async fn change(
     replace: bool,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, Some(&id))?;
+    check_may_write(&state, &user).await?;
     let expected = expected_version(headers)?;
     let data = data::validate_data(body.data)?;
     let permissions = body.permissions;
@@ -269,7 +281,7 @@ async fn change(
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
@@ -298,7 +310,7 @@ async fn put_record(
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
@@ -325,7 +337,7 @@ async fn patch_record(
     security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
     ))]
@@ -337,6 +349,7 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, Some(&id))?;
+    check_may_write(&state, &user).await?;
     let expected = expected_version(&headers)?;
     let old = data::delete(
         state.store(),
