@@ -46,11 +46,9 @@ async fn identity(client: &aws_sdk_sesv2::Client, name: &str) -> Result<Identity
 /// The sender address and its domain, each as SES knows it.
 async fn sender_identities(client: &aws_sdk_sesv2::Client, stage: &Stage) -> Result<(Identity, Identity), String> {
     let n = &stage.config.notifications;
-    let (address, domain) = tokio::join!(
-        identity(client, &n.sender_address),
-        identity(client, n.sender_domain())
-    );
-    Ok((address?, domain?))
+    let address = identity(client, &n.sender_address).await?;
+    let domain = identity(client, n.sender_domain()).await?;
+    Ok((address, domain))
 }
 
 /// Starts the verification of the sender address when neither it nor its
@@ -75,11 +73,13 @@ pub async fn ensure_sender_identity(aws: &Aws, stage: &Stage) -> Result<bool> {
     Ok(true)
 }
 
-/// The warnings about a stage's SES set-up, for `deploy` and `diff`. A check
-/// that cannot run is itself a warning, never a failure.
+/// The warnings about a stage's SES set-up, for `deploy` and `diff`: three
+/// calls, in order (GetAccount, then GetEmailIdentity of the address and of
+/// its domain). A check that cannot run is itself a warning, never a failure.
 pub async fn check(aws: &Aws, stage: &Stage) -> Vec<Warning> {
     let client = aws_sdk_sesv2::Client::new(&aws.config);
-    let (account, identities) = tokio::join!(client.get_account().send(), sender_identities(&client, stage));
+    let account = client.get_account().send().await;
+    let identities = sender_identities(&client, stage).await;
     let mut warnings = Vec::new();
     match account {
         Ok(out) => warnings.extend(account_warnings(&out, stage, &aws.region())),

@@ -1,9 +1,12 @@
 //! The `make dev` promise, through the real binaries against a deployed `local` stage: apps and keys from the
-//! admin commands, then a browser-style client uploads and reads back a file, and WebSocket clients of one app
-//! see each other's changes live while a client of another app sees nothing.
+//! admin commands, then a browser-style client uploads and reads back a file, WebSocket clients of one app
+//! see each other's changes live while a client of another app sees nothing, and a password is reset
+//! through the link in the dev outbox.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use futures::SinkExt;
 use ob_tests::http;
@@ -56,7 +59,8 @@ fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     )
 }
 
-fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
+/// `obctl dev`, its address and the console lines it prints after starting.
+fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String, mpsc::Receiver<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -71,7 +75,8 @@ fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
     let stdout = child.stdout.take().expect("stdout");
     let server = DevServer(child);
     let mut printed = String::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.expect("line");
         printed.push_str(&line);
         printed.push('\n');
@@ -83,7 +88,19 @@ fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
         printed.contains(&format!("ws://127.0.0.1:{port}/live")),
         "{printed}"
     );
-    (server, format!("127.0.0.1:{port}"))
+    assert!(
+        printed.contains(&format!("http://127.0.0.1:{port}/_dev/outbox")),
+        "{printed}"
+    );
+    let (console, later) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if console.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (server, format!("127.0.0.1:{port}"), later)
 }
 
 async fn register(base: &str, app: &str, key: &str, name: &str) -> (String, String) {
@@ -177,7 +194,7 @@ async fn file_round_trip(base: &str, key: &str, token: &str) {
 pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     let demo_key = app_with_key(emu, "demo");
     let rival_key = app_with_key(emu, "rival");
-    let (_server, base) = start_dev(emu);
+    let (_server, base, console) = start_dev(emu);
     let (_, ada) = register(&base, "demo", &demo_key, "ada").await;
     let (bob_id, bob) = register(&base, "demo", &demo_key, "bob").await;
     let (carol_id, carol) = register(&base, "rival", &rival_key, "carol").await;
@@ -200,4 +217,76 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
         (seen["id"].as_str(), seen["record"]["ownerId"].as_str()),
         (Some(own.as_str()), Some(carol_id.as_str()))
     );
+
+    password_reset_through_the_outbox(&base, &demo_key, &console).await;
+    notify_commands(emu);
+}
+
+/// The message to `to` in `GET /_dev/outbox`, once the worker sent it.
+async fn outbox_message(base: &str, to: &str) -> serde_json::Value {
+    for _ in 0..60 {
+        let (status, outbox) = http::json("GET", &format!("http://{base}/_dev/outbox"), &[], None).await;
+        assert_eq!(status, 200, "{outbox}");
+        let found = outbox["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .rev()
+            .find(|m| m["to"] == json!([to]))
+            .cloned();
+        if let Some(message) = found {
+            return message;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no message to {to} in the dev outbox");
+}
+
+/// A frontend developer's reset: ask, open the link from the outbox, set a new password, sign in with it.
+async fn password_reset_through_the_outbox(base: &str, key: &str, console: &mpsc::Receiver<String>) {
+    let post = |path: &str, body: serde_json::Value| {
+        let url = format!("http://{base}{path}");
+        async move { http::json("POST", &url, &[("X-API-Key", key)], Some(&body)).await }
+    };
+    let (status, reply) = post("/auth/password-reset", json!({"appId": "demo", "email": "ada@example.com"})).await;
+    assert_eq!(status, 202, "{reply}");
+    let mail = outbox_message(base, "ada@example.com").await;
+    assert_eq!(mail["subject"], "Reset your demo password");
+    assert!(mail["from"].as_str().unwrap_or_default().contains("no-reply@localhost.example"), "{mail}");
+    assert!(mail["sentAt"].is_string() && mail["html"].is_string(), "{mail}");
+    let text = mail["text"].as_str().expect("text");
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://localhost:5173/reset-password?token="))
+        .unwrap_or_else(|| panic!("no reset link in {text}"));
+    let token = link.split("token=").nth(1).expect("token");
+    let line = console.recv_timeout(Duration::from_secs(10)).expect("a console line per message");
+    assert!(line.starts_with("mail to ada@example.com: \"Reset your demo password\""), "{line}");
+
+    let (status, reply) = post("/auth/password-reset/confirm", json!({"token": token, "password": "a brand new password"})).await;
+    assert_eq!(status, 204, "{reply}");
+    let (status, _) = post("/auth/login", json!({"appId": "demo", "email": "ada@example.com", "password": "correct horse battery"})).await;
+    assert_eq!(status, 401, "the old password is refused");
+    let (status, reply) = post("/auth/login", json!({"appId": "demo", "email": "ada@example.com", "password": "a brand new password"})).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, _) = post("/auth/password-reset/confirm", json!({"token": token, "password": "yet another password"})).await;
+    assert_eq!(status, 400, "the link works once");
+}
+
+/// `obctl notify test` goes through the deployed queue and the worker `obctl dev` runs.
+fn notify_commands(emu: &ob_tests::Emulator) {
+    let test = obctl(
+        emu,
+        &["notify", "test", "--stage", "local", "--app", "demo", "--to", "ops@example.com", "--output", "json"],
+    );
+    assert_eq!(test.code, 0, "stdout:\n{}\nstderr:\n{}", test.stdout, test.stderr);
+    let result = test.json();
+    assert_eq!(result["status"], "sent", "{result}");
+    assert!(result["providerMessageId"].is_string(), "{result}");
+    let list = obctl(emu, &["notify", "suppressions", "list", "--stage", "local", "--app", "demo", "--output", "json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(list.json()["suppressions"], json!([]));
+    let clear = obctl(emu, &["notify", "suppressions", "clear", "--stage", "local", "--app", "demo", "ops@example.com"]);
+    assert_eq!(clear.code, 1, "nothing to clear");
+    assert!(clear.stderr.contains("nothing to clear"), "{}", clear.stderr);
 }

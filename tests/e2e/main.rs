@@ -33,5 +33,6 @@ mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;
 mod render;
+mod ses_checks;
 mod stack_notify;
 mod stack_structure;
