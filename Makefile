@@ -17,6 +17,8 @@ STATE := .obctl
 LOCAL_AWS := env -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 OBCTL_POLL_MS=200
 DEV_PORT ?= 8787
+# Extra `obctl dev` flags, e.g. DEV_FLAGS=--in-process or DEV_FLAGS="--build-profile release".
+DEV_FLAGS ?=
 
 .PHONY: help venv build test lint-templates lint fmt dev emulator emulator-stop bench clean
 
@@ -67,7 +69,7 @@ emulator-stop: ## Stop the local AWS emulator
 # The demo app and its key come from the admin commands, as an operator would make them:
 # `apps create --if-not-exists` leaves an existing demo app alone, and
 # `keys create --replace` revokes the previous `make-dev` key.
-dev: venv build emulator ## Run the backend locally: emulator, `local` stage deployed into it, demo app, API on :8787
+dev: venv build emulator ## Run the backend locally: emulator, `local` stage deployed into it, demo app, one process per function behind the API on :8787
 	$(LOCAL_AWS) $(OBCTL) bootstrap --stage local
 	$(LOCAL_AWS) $(OBCTL) deploy --stage local --yes
 	$(LOCAL_AWS) $(OBCTL) apps create --stage local --id demo --name "Demo app" --origin http://localhost:5173 --if-not-exists
@@ -78,10 +80,11 @@ dev: venv build emulator ## Run the backend locally: emulator, `local` stage dep
 	echo "  curl -s -X POST http://127.0.0.1:$(DEV_PORT)/auth/register -H 'X-API-Key: $$KEY' -H 'Content-Type: application/json' \\"; \
 	echo "    -d '{\"appId\":\"demo\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}'"; \
 	echo
-	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT)
+	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) $(DEV_FLAGS)
 
-bench: venv ## Latency of the API's hot paths (in-process, against the emulator) and of render
+bench: venv build ## Latency of the API's hot paths, cold starts of the function processes, the local gateway's cost, render
 	cargo bench -p ob-tests --bench api --locked
+	env AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing cargo bench -p ob-tests --bench local --locked
 
 clean: emulator-stop ## Remove build output, the venv and local state
 	cargo clean

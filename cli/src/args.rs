@@ -39,11 +39,11 @@ pub struct GlobalArgs {
     /// Result format: readable text or JSON for scripts
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Print more about what is happening
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-    /// Do not colour the output
-    #[arg(long, global = true, env = "NO_COLOR")]
+    /// Show every AWS call on stderr: service, operation, status, time, request id (-vv: each attempt and endpoint)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Do not colour the output (a non-empty NO_COLOR does the same)
+    #[arg(long, global = true)]
     pub no_color: bool,
     /// The One Backend checkout (default: the nearest folder with stacks/ and templates/)
     #[arg(long, global = true, env = "OBCTL_PROJECT_DIR", value_name = "DIR")]
@@ -74,7 +74,7 @@ pub enum Command {
     Outputs(StageArgs),
     /// Delete a stage's stack (tables and buckets are retained)
     Destroy(DestroyArgs),
-    /// Serve the whole HTTP API locally against a deployed stage's tables
+    /// Run the stage's functions locally behind a local API Gateway, against its deployed stack
     Dev(DevArgs),
     /// Create, list, show and update a stage's apps
     Apps(crate::admin::args::AppsArgs),
@@ -88,16 +88,62 @@ pub enum Command {
     Audit(crate::admin::args::AuditArgs),
     /// Send a test message; list and clear an app's suppressed addresses
     Notify(crate::admin::notify::NotifyArgs),
+    /// Show the functions' log lines, merged in time order (--follow keeps printing)
+    Logs(LogsArgs),
+    /// Summarise requests, errors and latency per route and per app, from CloudWatch
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// One app: its totals, and per route with `metrics.perAppRoutes`
+    #[arg(long, value_name = "APP_ID")]
+    pub app: Option<String>,
+    /// Over this long until now (1h, 7d) or since this date (2027-01-01)
+    #[arg(long, default_value = "1h", value_name = "WHEN")]
+    pub since: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Only this function's lines (repeatable; default: every function)
+    #[arg(long = "function", value_name = "NAME")]
+    pub functions: Vec<String>,
+    /// From this long ago (10m, 2h, 1d) or from this date (2027-01-01)
+    #[arg(long, default_value = "10m", value_name = "WHEN")]
+    pub since: String,
+    /// Only lines matching this CloudWatch Logs filter pattern (words: lines holding all of them; "a phrase"; { $.level = "ERROR" })
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Keep printing new lines as they arrive, until Ctrl-C
+    #[arg(long)]
+    pub follow: bool,
+    /// Show at most this many lines before following (the newest ones)
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Stage whose tables and signing key to use (deploy it first)
+    /// Stage whose template and deployed stack to run (deploy it first)
     #[arg(long, env = "OBCTL_STAGE", default_value = "local")]
     pub stage: String,
     /// Port on 127.0.0.1
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
+    /// Serve the API from this process (one axum router) instead of the function processes
+    #[arg(long)]
+    pub in_process: bool,
+    /// Cargo profile of the function binaries (release: optimised, slower to build)
+    #[arg(long, value_enum, default_value_t = BuildProfile::Dev)]
+    pub build_profile: BuildProfile,
+    /// Most instances of one function running at once
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_instances: usize,
     #[command(flatten)]
     pub aws: AwsArgs,
 }

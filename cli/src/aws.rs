@@ -7,12 +7,25 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 use crate::args::AwsArgs;
 use crate::error::CliError;
+use crate::trace::CallTrace;
 
-/// The SDK configuration of one command.
+/// The SDK configuration of one command, and the `-v` trace every client gets.
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub config: SdkConfig,
     pub endpoint_url: Option<String>,
+    pub trace: CallTrace,
+}
+
+/// Builds a client of one service from the shared config, with the `-v` trace.
+macro_rules! client {
+    ($self:ident, $sdk:ident) => {{
+        let mut builder = $sdk::config::Builder::from(&$self.config);
+        if $self.trace.enabled() {
+            builder = builder.interceptor($self.trace.clone());
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
 }
 
 impl Aws {
@@ -25,16 +38,23 @@ impl Aws {
             .clone()
             .unwrap_or_else(|| stage_region.to_owned());
         let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
         if let Some(profile) = &global.profile {
             loader = loader.profile_name(profile);
         }
         if let Some(url) = &global.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        let trace = CallTrace::for_terminal();
+        trace.settings(
+            &region,
+            global.endpoint_url.as_deref(),
+            global.profile.as_deref(),
+        );
         Self {
             config: loader.load().await,
             endpoint_url: global.endpoint_url.clone(),
+            trace,
         }
     }
 
@@ -46,31 +66,57 @@ impl Aws {
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
+        client!(self, aws_sdk_cloudformation)
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        // Emulators serve buckets by path, not by virtual host.
-        let config = aws_sdk_s3::config::Builder::from(&self.config)
-            .force_path_style(self.endpoint_url.is_some())
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.config)
+            // Emulators serve buckets by path, not by virtual host.
+            .force_path_style(self.endpoint_url.is_some());
+        if self.trace.enabled() {
+            builder = builder.interceptor(self.trace.clone());
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.config)
+        client!(self, aws_sdk_iam)
     }
 
     pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.config)
+        client!(self, aws_sdk_secretsmanager)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
+        client!(self, aws_sdk_sts)
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.config)
+        client!(self, aws_sdk_dynamodb)
+    }
+
+    pub fn dynamodb_streams(&self) -> aws_sdk_dynamodbstreams::Client {
+        client!(self, aws_sdk_dynamodbstreams)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        client!(self, aws_sdk_sqs)
+    }
+
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        client!(self, aws_sdk_sesv2)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        client!(self, aws_sdk_sns)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        client!(self, aws_sdk_cloudwatchlogs)
+    }
+
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        client!(self, aws_sdk_cloudwatch)
     }
 
     /// The account the credentials belong to (also proves they work).
@@ -146,7 +192,7 @@ where
 }
 
 /// The innermost error's text: the part that says what actually went wrong.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut current = err;
     while let Some(next) = current.source() {
         current = next;

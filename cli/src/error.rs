@@ -78,16 +78,24 @@ impl CliError {
     }
 }
 
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.problem)?;
+impl CliError {
+    /// The message as printed on a terminal: `error:` in red, the fix in green.
+    pub fn render(&self, color: bool) -> String {
+        use crate::terminal::Style;
+        let mut text = format!("{} {}", Style::BoldRed.paint(color, "error:"), self.problem);
         for line in &self.details {
-            write!(f, "\n  {line}")?;
+            text.push_str(&format!("\n  {line}"));
         }
         if let Some(fix) = &self.fix {
-            write!(f, "\n  fix: {fix}")?;
+            text.push_str(&format!("\n  {} {fix}", Style::Green.paint(color, "fix:")));
         }
-        Ok(())
+        text
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
     }
 }
 

@@ -33,10 +33,20 @@ enum Identity {
 }
 
 async fn identity(client: &aws_sdk_sesv2::Client, name: &str) -> Result<Identity, String> {
-    match client.get_email_identity().email_identity(name).send().await {
+    match client
+        .get_email_identity()
+        .email_identity(name)
+        .send()
+        .await
+    {
         Ok(out) if out.verified_for_sending_status() => Ok(Identity::Verified),
         Ok(_) => Ok(Identity::Pending),
-        Err(err) if matches!(err.as_service_error(), Some(GetEmailIdentityError::NotFoundException(_))) => {
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(GetEmailIdentityError::NotFoundException(_))
+            ) =>
+        {
             Ok(Identity::Missing)
         }
         Err(err) => Err(aws_sdk_sesv2::error::DisplayErrorContext(err).to_string()),
@@ -44,7 +54,10 @@ async fn identity(client: &aws_sdk_sesv2::Client, name: &str) -> Result<Identity
 }
 
 /// The sender address and its domain, each as SES knows it.
-async fn sender_identities(client: &aws_sdk_sesv2::Client, stage: &Stage) -> Result<(Identity, Identity), String> {
+async fn sender_identities(
+    client: &aws_sdk_sesv2::Client,
+    stage: &Stage,
+) -> Result<(Identity, Identity), String> {
     let n = &stage.config.notifications;
     let address = identity(client, &n.sender_address).await?;
     let domain = identity(client, n.sender_domain()).await?;
@@ -55,12 +68,12 @@ async fn sender_identities(client: &aws_sdk_sesv2::Client, stage: &Stage) -> Res
 /// domain is an SES identity yet (AWS then e-mails a link to the address;
 /// the emulator verifies at once). Returns whether it was created.
 pub async fn ensure_sender_identity(aws: &Aws, stage: &Stage) -> Result<bool> {
-    let client = aws_sdk_sesv2::Client::new(&aws.config);
+    let client = aws.sesv2();
     let sender = &stage.config.notifications.sender_address;
-    let known = sender_identities(&client, stage)
-        .await
-        .map_err(|err| crate::error::CliError::new(format!("cannot read the SES identity {sender}: {err}"))
-            .fix("check the credentials' ses:GetEmailIdentity permission and the stage's region"))?;
+    let known = sender_identities(&client, stage).await.map_err(|err| {
+        crate::error::CliError::new(format!("cannot read the SES identity {sender}: {err}"))
+            .fix("check the credentials' ses:GetEmailIdentity permission and the stage's region")
+    })?;
     if known != (Identity::Missing, Identity::Missing) {
         return Ok(false);
     }
@@ -77,13 +90,16 @@ pub async fn ensure_sender_identity(aws: &Aws, stage: &Stage) -> Result<bool> {
 /// calls, in order (GetAccount, then GetEmailIdentity of the address and of
 /// its domain). A check that cannot run is itself a warning, never a failure.
 pub async fn check(aws: &Aws, stage: &Stage) -> Vec<Warning> {
-    let client = aws_sdk_sesv2::Client::new(&aws.config);
+    let client = aws.sesv2();
     let account = client.get_account().send().await;
     let identities = sender_identities(&client, stage).await;
     let mut warnings = Vec::new();
     match account {
         Ok(out) => warnings.extend(account_warnings(&out, stage, &aws.region())),
-        Err(err) => warnings.push(unchecked("the SES account", &aws_sdk_sesv2::error::DisplayErrorContext(err).to_string())),
+        Err(err) => warnings.push(unchecked(
+            "the SES account",
+            &aws_sdk_sesv2::error::DisplayErrorContext(err).to_string(),
+        )),
     }
     match identities {
         Ok(found) => warnings.extend(sender_warning(found, stage, &aws.region())),

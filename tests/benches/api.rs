@@ -155,6 +155,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
             kind: ChangeKind::Insert,
             old: None,
             new: item,
+            created_at_ms: None,
         });
     }
     let realtime = Realtime {
@@ -165,6 +166,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
         )
         .unwrap_or_else(|e| panic!("{e}")),
         push: Counter::default(),
+        metrics: ob_metrics::Metrics::discard(),
     };
     let samples = time(20, || async {
         realtime.fan_out(&batch).await;

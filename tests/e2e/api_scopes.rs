@@ -194,6 +194,7 @@ async fn a_websocket_needs_the_realtime_scope() {
         store: api.store.clone(),
         signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
         push: Nowhere,
+        metrics: api.state.metrics().clone(),
     };
     let data_only = api.key("shop", &["data:read", "data:write"]).await;
     let event = |key: &str| {

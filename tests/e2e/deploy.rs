@@ -204,7 +204,11 @@ async fn deploy_lifecycle_on_the_emulator() {
     }
     // The local emulator stands for an account out of the SES sandbox whose
     // sender is verified: no warnings.
-    assert_eq!(report["summary"]["warnings"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["summary"]["warnings"],
+        serde_json::json!([]),
+        "{report}"
+    );
     let tables = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await)
         .list_tables()
         .send()

@@ -5,14 +5,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_cloudformation::config::Credentials;
-use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
+use aws_smithy_http_client::test_util::StaticReplayClient;
 use obctl::deploy::changeset;
 use obctl::deploy::progress::{self, Event, Outcome};
 use obctl::deploy::stack::{self, StackState};
 use obctl::deploy::summary::{self, Summary};
+
+use crate::replay;
 
 const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 const STACK_ID: &str =
@@ -29,33 +28,17 @@ fn client(bodies: Vec<String>) -> (aws_sdk_cloudformation::Client, StaticReplayC
     let events = bodies
         .into_iter()
         .map(|body| {
-            ReplayEvent::new(
-                http::Request::builder()
-                    .uri("https://cloudformation.eu-west-1.amazonaws.com/")
-                    .body(SdkBody::empty())
-                    .expect("request"),
-                http::Response::builder()
-                    .status(200)
-                    .header("content-type", "text/xml")
-                    .body(SdkBody::from(body))
-                    .expect("response"),
+            replay::answer(
+                "https://cloudformation.eu-west-1.amazonaws.com/",
+                200,
+                &[("content-type", "text/xml")],
+                body,
             )
         })
         .collect();
     let http = StaticReplayClient::new(events);
-    let config = aws_sdk_cloudformation::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "replay",
-        ))
-        .http_client(http.clone())
-        .build();
-    (aws_sdk_cloudformation::Client::from_conf(config), http)
+    let client = aws_sdk_cloudformation::Client::new(&replay::sdk_config(&http));
+    (client, http)
 }
 
 fn actions(http: &StaticReplayClient) -> Vec<String> {

@@ -1,12 +1,17 @@
-//! The `make dev` promise, through the real binaries against a deployed `local` stage: apps and keys from the
-//! admin commands, then a browser-style client uploads and reads back a file, WebSocket clients of one app
-//! see each other's changes live while a client of another app sees nothing, and a password is reset
-//! through the link in the dev outbox.
+//! The `make dev` promise, through the real binaries against a deployed `local` stage: `obctl dev` runs one process
+//! per function (its children) behind the local API Gateway; every template route reaches its own function; apps
+//! and keys come from the admin commands; a browser-style client uploads and reads back a file; WebSocket clients of
+//! one app see each other's changes live (also after cancelled transactions) while a client of another app sees
+//! nothing; a push to a connection that closed is `410 Gone`; and a password is reset through the dev outbox
+//! (`local_outbox`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use ob_core::realtime::{Push, PushError};
+use ob_core::route_key::RouteKey;
 
 use futures::SinkExt;
 use ob_tests::http;
@@ -16,13 +21,43 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::realtime::{Socket, next};
 
-/// `obctl dev`, killed when dropped.
-struct DevServer(Child);
+/// `obctl dev`, killed when dropped; what it printed is kept.
+pub(crate) struct DevServer {
+    child: Child,
+    printed: Arc<Mutex<Vec<String>>>,
+}
 
 impl Drop for DevServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DevServer {
+    /// Waits for a printed line containing every one of `needles`.
+    pub(crate) fn line(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + crate::realtime::PATIENCE;
+        loop {
+            if let Some(line) = self
+                .printed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return line.clone();
+            }
+            if std::time::Instant::now() > deadline {
+                let printed = self
+                    .printed
+                    .lock()
+                    .map(|p| p.join("\n"))
+                    .unwrap_or_default();
+                panic!("obctl dev printed no line with {needles:?}:\n{printed}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -59,8 +94,7 @@ fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     )
 }
 
-/// `obctl dev`, its address and the console lines it prints after starting.
-fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String, mpsc::Receiver<String>) {
+fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -73,36 +107,100 @@ fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String, mpsc::Receiver<Str
         .spawn()
         .expect("obctl dev starts");
     let stdout = child.stdout.take().expect("stdout");
-    let server = DevServer(child);
-    let mut printed = String::new();
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-    }
-    assert!(
-        printed.contains(&format!("ws://127.0.0.1:{port}/live")),
-        "{printed}"
-    );
-    assert!(
-        printed.contains(&format!("http://127.0.0.1:{port}/_dev/outbox")),
-        "{printed}"
-    );
-    let (console, later) = mpsc::channel();
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let (ready, started) = std::sync::mpsc::channel();
+    let keep = Arc::clone(&printed);
+    // Reads everything obctl dev prints for as long as it runs.
     std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if console.send(line).is_err() {
-                return;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let banner_done = line.starts_with("Ctrl-C");
+            keep.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(line);
+            if banner_done {
+                let _ = ready.send(());
             }
         }
     });
-    (server, format!("127.0.0.1:{port}"), later)
+    let server = DevServer { child, printed };
+    started
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| {
+            panic!(
+                "obctl dev did not start:\n{}",
+                server
+                    .printed
+                    .lock()
+                    .map(|p| p.join("\n"))
+                    .unwrap_or_default()
+            )
+        });
+    server.line(&[&format!("ws://127.0.0.1:{port}/live")]);
+    server.line(&[&format!("http://127.0.0.1:{port}/_dev/outbox")]);
+    (server, format!("127.0.0.1:{port}"))
 }
 
+/// One process per function, each a child of `obctl dev`, running its own binary.
+async fn functions_run_as_child_processes(server: &DevServer, base: &str) {
+    let (status, listed) =
+        http::json("GET", &format!("http://{base}/_dev/functions"), &[], None).await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().expect("a list").clone();
+    assert_eq!(listed.len(), ob_core::functions::ALL.len(), "{listed:?}");
+    for def in ob_core::functions::ALL {
+        let entry = listed
+            .iter()
+            .find(|f| f["function"] == def.name)
+            .unwrap_or_else(|| panic!("{} is not running: {listed:?}", def.name));
+        assert!(
+            entry["executable"]
+                .as_str()
+                .is_some_and(|e| e.ends_with(def.package)),
+            "{entry}"
+        );
+        let pid = entry["instances"][0]["pid"].as_u64().expect("a pid");
+        let stat =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process exists");
+        // The parent pid is the fourth field, after the parenthesised command name.
+        let parent: u32 = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .expect("a parent pid");
+        assert_eq!(
+            parent,
+            server.child.id(),
+            "{} runs as a child of obctl dev",
+            def.name
+        );
+    }
+}
+
+/// Every route of the rendered template is answered by its own function, never by API Gateway's 404.
+async fn every_template_route_reaches_its_function(server: &DevServer, base: &str) {
+    let project = obctl::project::Project::at(&ob_tests::emulator::workspace_root());
+    let stage = obctl::stage::load(&project, "local").expect("stage");
+    let template = obctl::render::render(&project, &stage).expect("renders");
+    let model = obctl::render::model::read(&template).expect("model");
+    let http_api = model
+        .api(obctl::render::model::Protocol::Http)
+        .expect("an HTTP API");
+    for route in &http_api.routes {
+        RouteKey::parse(&route.key).expect("route key");
+        let (method, path) = route.key.split_once(' ').expect("METHOD /path");
+        let method = if method == "ANY" { "GET" } else { method };
+        let path = path.replace("{proxy+}", "x/y").replace(['{', '}'], "");
+        let reply = http::exchange(method, &format!("http://{base}{path}"), &[], &[]).await;
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+        assert_ne!(
+            body,
+            json!({"message": "Not Found"}),
+            "{method} {path} got API Gateway's 404"
+        );
+        let function = route.function.name;
+        server.line(&[&format!("{function:<8} {method} {path} ({})", route.key)]);
+    }
+}
 async fn register(base: &str, app: &str, key: &str, name: &str) -> (String, String) {
     let body = json!({"appId": app, "email": format!("{name}@example.com"), "password": "correct horse battery"});
     let (status, reply) = http::json(
@@ -194,7 +292,9 @@ async fn file_round_trip(base: &str, key: &str, token: &str) {
 pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     let demo_key = app_with_key(emu, "demo");
     let rival_key = app_with_key(emu, "rival");
-    let (_server, base, console) = start_dev(emu);
+    let (server, base) = start_dev(emu);
+    functions_run_as_child_processes(&server, &base).await;
+    every_template_route_reaches_its_function(&server, &base).await;
     let (_, ada) = register(&base, "demo", &demo_key, "ada").await;
     let (bob_id, bob) = register(&base, "demo", &demo_key, "bob").await;
     let (carol_id, carol) = register(&base, "rival", &rival_key, "carol").await;
@@ -217,76 +317,73 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
         (seen["id"].as_str(), seen["record"]["ownerId"].as_str()),
         (Some(own.as_str()), Some(carol_id.as_str()))
     );
+    server.line(&["realtime RealtimeStreamMapping", "ok"]);
 
-    password_reset_through_the_outbox(&base, &demo_key, &console).await;
-    notify_commands(emu);
+    changes_still_arrive_after_cancelled_transactions(&base, &demo_key, &bob, &mut ada_ws).await;
+    a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
+    crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
+    crate::local_outbox::notify_commands(emu, &server);
 }
 
-/// The message to `to` in `GET /_dev/outbox`, once the worker sent it.
-async fn outbox_message(base: &str, to: &str) -> serde_json::Value {
-    for _ in 0..60 {
-        let (status, outbox) = http::json("GET", &format!("http://{base}/_dev/outbox"), &[], None).await;
-        assert_eq!(status, 200, "{outbox}");
-        let found = outbox["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .rev()
-            .find(|m| m["to"] == json!([to]))
-            .cloned();
-        if let Some(message) = found {
-            return message;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("no message to {to} in the dev outbox");
+/// A conflicting registration (a cancelled transaction on the users table) and a
+/// stale `If-Match` update leave the stream mapping delivering.
+async fn changes_still_arrive_after_cancelled_transactions(
+    base: &str,
+    key: &str,
+    bob: &str,
+    ada_ws: &mut crate::realtime::Socket,
+) {
+    let again =
+        json!({"appId": "demo", "email": "bob@example.com", "password": "correct horse battery"});
+    let (status, _) = http::json(
+        "POST",
+        &format!("http://{base}/auth/register"),
+        &[("X-API-Key", key)],
+        Some(&again),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let id = note(base, "demo", key, bob, "before the stale update").await;
+    assert_eq!(next(ada_ws).await["id"], id.as_str());
+    let bearer = format!("Bearer {bob}");
+    let (status, _) = http::json(
+        "PUT",
+        &format!("http://{base}/api/demo/notes/{id}"),
+        &[
+            ("X-API-Key", key),
+            ("Authorization", &bearer),
+            ("If-Match", "\"41\""),
+        ],
+        Some(&json!({"data": {"text": "stale"}})),
+    )
+    .await;
+    assert_eq!(status, 412);
+    let after = note(base, "demo", key, bob, "after the cancellations").await;
+    assert_eq!(next(ada_ws).await["id"], after.as_str());
 }
 
-/// A frontend developer's reset: ask, open the link from the outbox, set a new password, sign in with it.
-async fn password_reset_through_the_outbox(base: &str, key: &str, console: &mpsc::Receiver<String>) {
-    let post = |path: &str, body: serde_json::Value| {
-        let url = format!("http://{base}{path}");
-        async move { http::json("POST", &url, &[("X-API-Key", key)], Some(&body)).await }
-    };
-    let (status, reply) = post("/auth/password-reset", json!({"appId": "demo", "email": "ada@example.com"})).await;
-    assert_eq!(status, 202, "{reply}");
-    let mail = outbox_message(base, "ada@example.com").await;
-    assert_eq!(mail["subject"], "Reset your demo password");
-    assert!(mail["from"].as_str().unwrap_or_default().contains("no-reply@localhost.example"), "{mail}");
-    assert!(mail["sentAt"].is_string() && mail["html"].is_string(), "{mail}");
-    let text = mail["text"].as_str().expect("text");
-    let link = text
-        .split_whitespace()
-        .find(|w| w.starts_with("http://localhost:5173/reset-password?token="))
-        .unwrap_or_else(|| panic!("no reset link in {text}"));
-    let token = link.split("token=").nth(1).expect("token");
-    let line = console.recv_timeout(Duration::from_secs(10)).expect("a console line per message");
-    assert!(line.starts_with("mail to ada@example.com: \"Reset your demo password\""), "{line}");
-
-    let (status, reply) = post("/auth/password-reset/confirm", json!({"token": token, "password": "a brand new password"})).await;
-    assert_eq!(status, 204, "{reply}");
-    let (status, _) = post("/auth/login", json!({"appId": "demo", "email": "ada@example.com", "password": "correct horse battery"})).await;
-    assert_eq!(status, 401, "the old password is refused");
-    let (status, reply) = post("/auth/login", json!({"appId": "demo", "email": "ada@example.com", "password": "a brand new password"})).await;
-    assert_eq!(status, 200, "{reply}");
-    let (status, _) = post("/auth/password-reset/confirm", json!({"token": token, "password": "yet another password"})).await;
-    assert_eq!(status, 400, "the link works once");
-}
-
-/// `obctl notify test` goes through the deployed queue and the worker `obctl dev` runs.
-fn notify_commands(emu: &ob_tests::Emulator) {
-    let test = obctl(
-        emu,
-        &["notify", "test", "--stage", "local", "--app", "demo", "--to", "ops@example.com", "--output", "json"],
+/// The realtime function's management client gets `410 Gone` for a connection that closed.
+async fn a_push_to_a_closed_connection_is_gone(
+    emu: &ob_tests::Emulator,
+    server: &DevServer,
+    base: &str,
+    mut carol_ws: crate::realtime::Socket,
+) {
+    let sdk = emu.sdk_config().await;
+    let outputs = crate::admin::stack_outputs(emu).await;
+    let store = ob_core::Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        ob_core::Tables::from_lookup(|def| outputs.get(def.output).cloned()),
     );
-    assert_eq!(test.code, 0, "stdout:\n{}\nstderr:\n{}", test.stdout, test.stderr);
-    let result = test.json();
-    assert_eq!(result["status"], "sent", "{result}");
-    assert!(result["providerMessageId"].is_string(), "{result}");
-    let list = obctl(emu, &["notify", "suppressions", "list", "--stage", "local", "--app", "demo", "--output", "json"]);
-    assert_eq!(list.code, 0, "{}", list.stderr);
-    assert_eq!(list.json()["suppressions"], json!([]));
-    let clear = obctl(emu, &["notify", "suppressions", "clear", "--stage", "local", "--app", "demo", "ops@example.com"]);
-    assert_eq!(clear.code, 1, "nothing to clear");
-    assert!(clear.stderr.contains("nothing to clear"), "{}", clear.stderr);
+    let members = ob_core::realtime::connections::members(&store, "rival", "resource:notes")
+        .await
+        .expect("members");
+    assert_eq!(members.len(), 1, "carol's connection");
+    let carol = members[0].connection_id.clone();
+    let push = ob_realtime::push::ManagementApi::new(&sdk, &format!("http://{base}/live"));
+    assert_eq!(push.send(&carol, "{\"type\":\"hello\"}").await, Ok(()));
+    assert_eq!(next(&mut carol_ws).await["type"], "hello");
+    carol_ws.close(None).await.expect("close");
+    server.line(&["realtime ws $disconnect", "200"]);
+    assert_eq!(push.send(&carol, "{}").await, Err(PushError::Gone));
 }

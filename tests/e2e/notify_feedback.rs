@@ -12,7 +12,7 @@ use ob_tests::fixtures::{Api, Call};
 use obctl::live::LocalHub;
 use serde_json::json;
 
-use crate::notify_support::{self, drain, mapping, outbox, verify_sender};
+use crate::notify_support::{self, drain, mapping, outbox, poll_once, verify_sender};
 
 fn queued(app_id: &str, to: &str) -> Notification {
     let now = clock::now_rfc3339();
@@ -40,53 +40,42 @@ async fn a_failing_send_is_retried_then_dead_lettered_and_the_record_stays_queue
     api.app("shop").await;
     let sqs = aws_sdk_sqs::Client::new(&api.sdk);
     // A queue like NotifyQueue, with a 1-second visibility timeout so retries come quickly.
-    let dlq = sqs.create_queue().queue_name("retry-dlq").send().await.expect("dlq").queue_url.expect("url");
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("arn");
-    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string();
-    let queue = sqs
-        .create_queue()
-        .queue_name("retry-work")
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let (_, queue, dlq) = crate::local_mapping::queue_with_dead_letters(&sqs, "retry-work").await;
 
     // SES unreachable: the kind of failure another attempt can fix.
     let dead_ses = aws_sdk_sesv2::config::Builder::from(&api.sdk)
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
         .build();
-    let worker = notify_support::worker_with_ses(&api, LocalHub::default(), aws_sdk_sesv2::Client::from_conf(dead_ses));
+    let worker = notify_support::worker_with_ses(
+        &api,
+        LocalHub::default(),
+        aws_sdk_sesv2::Client::from_conf(dead_ses),
+    );
     let notification = queued("shop", "ann@example.com");
-    store::create_all(&api.store, std::slice::from_ref(&notification)).await.expect("stored");
+    store::create_all(&api.store, std::slice::from_ref(&notification))
+        .await
+        .expect("stored");
     let job = Job::Notification {
         app_id: "shop".into(),
         notification_id: notification.id.clone(),
     };
-    NotifyQueue::new(sqs.clone(), &queue).send(&Envelope::new(job, None)).await.expect("enqueued");
+    NotifyQueue::new(sqs.clone(), &queue)
+        .send(&Envelope::new(job, None))
+        .await
+        .expect("enqueued");
     // And a body no worker understands.
-    sqs.send_message().queue_url(&queue).message_body("{\"hello\": 1}").send().await.expect("sent");
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body("{\"hello\": 1}")
+        .send()
+        .await
+        .expect("sent");
 
-    let mapping = mapping(&api, &queue).await;
-    let invoke = |event| {
-        let worker = &worker;
-        async move { Ok::<_, String>(ob_notify::handle(worker, &event).await) }
-    };
+    let mut mapping = mapping(&api, &queue);
     let mut receives = 0;
     for _ in 0..10 {
-        let report = mapping.poll_once(invoke).await.expect("poll");
+        let report = poll_once(&mut mapping, &worker).await;
         assert_eq!(report.deleted, 0, "nothing succeeds");
         receives += report.received;
         if receives >= 4 && report.received == 0 {
@@ -95,7 +84,10 @@ async fn a_failing_send_is_retried_then_dead_lettered_and_the_record_stays_queue
         // Past the visibility timeout: the next receive sees what failed.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    assert_eq!(receives, 4, "each message is received twice (maxReceiveCount 2)");
+    assert_eq!(
+        receives, 4,
+        "each message is received twice (maxReceiveCount 2)"
+    );
     let dead = sqs
         .receive_message()
         .queue_url(&dlq)
@@ -106,9 +98,19 @@ async fn a_failing_send_is_retried_then_dead_lettered_and_the_record_stays_queue
         .messages
         .unwrap_or_default();
     assert_eq!(dead.len(), 2, "both end in the dead-letter queue");
-    assert!(dead.iter().any(|m| m.body().is_some_and(|b| b.contains(&notification.id))));
-    let record = store::get(&api.store, "shop", &notification.id).await.unwrap().expect("record");
-    assert_eq!(record.status, Status::Queued, "a dead-lettered job can be redriven and sent");
+    assert!(
+        dead.iter()
+            .any(|m| m.body().is_some_and(|b| b.contains(&notification.id)))
+    );
+    let record = store::get(&api.store, "shop", &notification.id)
+        .await
+        .unwrap()
+        .expect("record");
+    assert_eq!(
+        record.status,
+        Status::Queued,
+        "a dead-lettered job can be redriven and sent"
+    );
 }
 
 #[tokio::test]
@@ -124,16 +126,32 @@ async fn a_bounce_suppresses_the_address_for_its_app_until_cleared() {
             .key(&server)
             .json(&json!({"channel": "email", "to": [{"email": to}], "message": {"subject": "Hi", "text": "Hello"}}))
     };
-    let first = api.send(send("gone@example.com")).await.expect(StatusCode::ACCEPTED);
-    let id = first.body["notifications"][0]["id"].as_str().expect("id").to_owned();
+    let first = api
+        .send(send("gone@example.com"))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let id = first.body["notifications"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     drain(&api, &worker).await;
-    let sent = store::get(&api.store, "shop", &id).await.unwrap().expect("record");
+    let sent = store::get(&api.store, "shop", &id)
+        .await
+        .unwrap()
+        .expect("record");
     assert_eq!(sent.status, Status::Sent);
 
     // SES publishes the bounce to the stack's events topic, which delivers
     // into the notify queue (as the template wires SesEventsTopic).
     let sns = aws_sdk_sns::Client::new(&api.sdk);
-    let topic = sns.create_topic().name("ses-events").send().await.expect("topic").topic_arn.expect("arn");
+    let topic = sns
+        .create_topic()
+        .name("ses-events")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("arn");
     let queue_url = &api.queues[ob_core::queues::NOTIFY.logical_id];
     let queue_arn = aws_sdk_sqs::Client::new(&api.sdk)
         .get_queue_attributes()
@@ -145,7 +163,13 @@ async fn a_bounce_suppresses_the_address_for_its_app_until_cleared() {
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .expect("arn");
-    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribed");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("subscribed");
     let bounce = json!({
         "eventType": "Bounce",
         "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
@@ -156,7 +180,12 @@ async fn a_bounce_suppresses_the_address_for_its_app_until_cleared() {
                  "messageId": sent.provider_message_id, "destination": ["gone@example.com"],
                  "tags": {"ses:configuration-set": ["test-set"], "appId": ["shop"], "notificationId": [id]}}
     });
-    sns.publish().topic_arn(&topic).message(bounce.to_string()).send().await.expect("published");
+    sns.publish()
+        .topic_arn(&topic)
+        .message(bounce.to_string())
+        .send()
+        .await
+        .expect("published");
     let report = drain(&api, &worker).await;
     assert_eq!((report.received, report.deleted), (1, 1));
 
@@ -164,31 +193,83 @@ async fn a_bounce_suppresses_the_address_for_its_app_until_cleared() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].address, "gone@example.com");
     assert_eq!(list[0].detail, "permanent bounce (General)");
-    assert!(suppression::list(&api.store, "other").await.unwrap().is_empty(), "per app");
-    let bounced = store::get(&api.store, "shop", &id).await.unwrap().expect("record");
+    assert!(
+        suppression::list(&api.store, "other")
+            .await
+            .unwrap()
+            .is_empty(),
+        "per app"
+    );
+    let bounced = store::get(&api.store, "shop", &id)
+        .await
+        .unwrap()
+        .expect("record");
     assert_eq!(bounced.status, Status::Failed);
-    assert!(bounced.error.unwrap_or_default().contains("permanent bounce"));
-    assert!(api.audit("shop").await.iter().any(|e| e.action == "notify.suppress" && e.actor == "system:ses"));
+    assert!(
+        bounced
+            .error
+            .unwrap_or_default()
+            .contains("permanent bounce")
+    );
+    assert!(
+        api.audit("shop")
+            .await
+            .iter()
+            .any(|e| e.action == "notify.suppress" && e.actor == "system:ses")
+    );
 
     let mails_before = outbox(&api).await.len();
-    let second = api.send(send("gone@example.com")).await.expect(StatusCode::ACCEPTED);
+    let second = api
+        .send(send("gone@example.com"))
+        .await
+        .expect(StatusCode::ACCEPTED);
     drain(&api, &worker).await;
     let id = second.body["notifications"][0]["id"].as_str().expect("id");
-    let shown = api.send(Call::get(&format!("/notify/shop/{id}")).key(&server)).await.expect(StatusCode::OK);
+    let shown = api
+        .send(Call::get(&format!("/notify/shop/{id}")).key(&server))
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(shown.body["status"], "suppressed");
-    assert_eq!(outbox(&api).await.len(), mails_before, "nothing sent to a suppressed address");
+    assert_eq!(
+        outbox(&api).await.len(),
+        mails_before,
+        "nothing sent to a suppressed address"
+    );
 
-    suppression::clear(&api.store, "shop", "GONE@example.com").await.expect("cleared");
-    let third = api.send(send("gone@example.com")).await.expect(StatusCode::ACCEPTED);
+    suppression::clear(&api.store, "shop", "GONE@example.com")
+        .await
+        .expect("cleared");
+    let third = api
+        .send(send("gone@example.com"))
+        .await
+        .expect(StatusCode::ACCEPTED);
     drain(&api, &worker).await;
     let id = third.body["notifications"][0]["id"].as_str().expect("id");
-    assert_eq!(store::get(&api.store, "shop", id).await.unwrap().expect("record").status, Status::Sent);
+    assert_eq!(
+        store::get(&api.store, "shop", id)
+            .await
+            .unwrap()
+            .expect("record")
+            .status,
+        Status::Sent
+    );
     assert!(matches!(
         suppression::clear(&api.store, "shop", "gone@example.com").await,
         Err(ob_core::Error::NotFound(_))
     ));
     // A settled record is never sent twice, even if its job comes back.
-    let outcome = Outcome { status: Status::Sent, provider_message_id: None, error: None };
-    store::settle(&api.store, "shop", id, &outcome).await.unwrap();
-    assert!(store::claim(&api.store, "shop", id).await.unwrap().is_none());
+    let outcome = Outcome {
+        status: Status::Sent,
+        provider_message_id: None,
+        error: None,
+    };
+    store::settle(&api.store, "shop", id, &outcome)
+        .await
+        .unwrap();
+    assert!(
+        store::claim(&api.store, "shop", id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

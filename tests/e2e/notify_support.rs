@@ -1,10 +1,10 @@
 //! What the notification tests share: the notify worker over the emulator, the queue drained the way Lambda's mapping does, and the emulator's outbox.
 
+use ob_local::sources::sqs_queue::{PollReport, QueueSpec, SqsQueue};
 use ob_notify::send::{Mailer, Texter};
 use ob_notify::{Settings, Worker};
 use ob_tests::fixtures::Api;
 use obctl::live::LocalHub;
-use obctl::live::queue::{PollReport, QueueMapping};
 use serde_json::Value;
 
 /// The test stage's sender: verified in the emulator as an operator would on AWS.
@@ -41,16 +41,42 @@ pub fn worker(api: &Api, push: LocalHub) -> Worker<LocalHub> {
 pub fn worker_with_ses(api: &Api, push: LocalHub, ses: aws_sdk_sesv2::Client) -> Worker<LocalHub> {
     Worker {
         store: api.store.clone(),
-        mailer: Mailer::new(ses, "Test Stage", SENDER, "support@test.example", "test-set"),
+        mailer: Mailer::new(
+            ses,
+            "Test Stage",
+            SENDER,
+            "support@test.example",
+            "test-set",
+        ),
         texter: Some(Texter::new(aws_sdk_sns::Client::new(&api.sdk))),
         push,
         settings: settings(),
     }
 }
 
-/// The notify queue's mapping, polling without waiting.
-pub async fn mapping(api: &Api, queue_url: &str) -> QueueMapping {
-    QueueMapping::new(aws_sdk_sqs::Client::new(&api.sdk), queue_url, 10, 0)
+/// The queue at `queue_url` as ob-local's queue source reads it (what `obctl dev` runs).
+pub fn mapping(api: &Api, queue_url: &str) -> SqsQueue {
+    let name = queue_url.rsplit('/').next().expect("a queue name");
+    SqsQueue::new(
+        aws_sdk_sqs::Client::new(&api.sdk),
+        QueueSpec {
+            mapping: "NotifyQueueMapping".into(),
+            queue_arn: format!(
+                "arn:aws:sqs:{}:123456789012:{name}",
+                ob_tests::emulator::REGION
+            ),
+            wait: std::time::Duration::ZERO,
+        },
+        ob_local::EventBus::default(),
+    )
+}
+
+/// One batch of at most ten through the worker, not waiting for one.
+pub async fn poll_once(queue: &mut SqsQueue, worker: &Worker<LocalHub>) -> PollReport {
+    queue
+        .poll_once(10, std::time::Duration::ZERO, |event| async move {
+            ob_notify::handle(worker, &event).await
+        })
         .await
         .expect("the queue is readable")
 }
@@ -58,13 +84,10 @@ pub async fn mapping(api: &Api, queue_url: &str) -> QueueMapping {
 /// Runs the worker on the notify queue until it is empty (what Lambda's
 /// mapping does deployed and `obctl dev` does locally); what it did.
 pub async fn drain(api: &Api, worker: &Worker<LocalHub>) -> PollReport {
-    let mapping = mapping(api, &api.queues[ob_core::queues::NOTIFY.logical_id]).await;
+    let mut queue = mapping(api, &api.queues[ob_core::queues::NOTIFY.logical_id]);
     let mut total = PollReport::default();
     loop {
-        let report = mapping
-            .poll_once(|event| async move { Ok::<_, String>(ob_notify::handle(worker, &event).await) })
-            .await
-            .expect("the queue is readable");
+        let report = poll_once(&mut queue, worker).await;
         if report.received == 0 {
             return total;
         }
@@ -87,14 +110,20 @@ pub async fn mail_to(api: &Api, address: &str) -> Vec<Value> {
     outbox(api)
         .await
         .into_iter()
-        .filter(|m| m["to"].as_array().is_some_and(|to| to.iter().any(|t| t == address)))
+        .filter(|m| {
+            m["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|t| t == address))
+        })
         .collect()
 }
 
 /// The `token` of the link in a message's text body.
 pub fn link_token(message: &Value, page: &str) -> String {
     let text = message["text"].as_str().expect("a text body");
-    let start = text.find(page).unwrap_or_else(|| panic!("no link to {page} in {text}"));
+    let start = text
+        .find(page)
+        .unwrap_or_else(|| panic!("no link to {page} in {text}"));
     let link = text[start..].split_whitespace().next().unwrap_or_default();
     link.split("token=")
         .nth(1)

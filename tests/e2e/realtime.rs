@@ -42,6 +42,7 @@ pub(crate) async fn serve(api: &Api) -> Live {
         store: api.store.clone(),
         signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
         push: LocalHub::default(),
+        metrics: api.state.metrics().clone(),
     };
     let follower = StreamFollower::for_table(
         &api.store.client,

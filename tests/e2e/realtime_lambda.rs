@@ -37,12 +37,17 @@ impl Push for Recorder {
     }
 }
 
-fn service(store: Store, issuer: &str) -> Realtime<Recorder> {
-    Realtime {
+/// The handler's service; its metrics lines are kept in the returned recorder.
+fn service(store: Store, issuer: &str) -> (Realtime<Recorder>, ob_metrics::Recorder) {
+    let lines = ob_metrics::Recorder::default();
+    let metrics = ob_metrics::Metrics::new("test", Default::default(), Arc::new(lines.clone()));
+    let realtime = Realtime {
         store,
         signer: TokenSigner::new(SIGNING_KEY, issuer).unwrap(),
         push: Recorder::default(),
-    }
+        metrics,
+    };
+    (realtime, lines)
 }
 
 /// A WebSocket route event as API Gateway sends it.
@@ -90,8 +95,11 @@ fn image(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
 }
 
 /// One stream record in the Lambda event format.
+/// Written two seconds ago (`ApproximateCreationDateTime`, epoch seconds).
 fn stream_record(name: &str, sequence: &str, old: Option<Value>, new: Option<Value>) -> Value {
-    let mut dynamodb = json!({"SequenceNumber": sequence, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"});
+    let written = ob_metrics::emf::now_ms() as f64 / 1000.0 - 2.0;
+    let mut dynamodb = json!({"SequenceNumber": sequence, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES",
+                              "ApproximateCreationDateTime": written.floor()});
     if let Some(old) = old {
         dynamodb["OldImage"] = old;
     }
@@ -123,7 +131,7 @@ async fn the_lambda_handles_connect_messages_and_stream_batches() {
     let shop = api.app("shop").await;
     let ada = user(&api, &shop, "ada", Role::User).await;
     let bob = user(&api, &shop, "bob", Role::User).await;
-    let realtime = service(api.store.clone(), &api.state.settings().issuer);
+    let (realtime, metrics) = service(api.store.clone(), &api.state.settings().issuer);
 
     let refused = ob_realtime::handle(
         &realtime,
@@ -212,6 +220,19 @@ async fn the_lambda_handles_connect_messages_and_stream_batches() {
         vec!["Bob="]
     );
 
+    // Two connections, one push, one connection found gone, the change's lag:
+    // each as a valid EMF document of the app, by stage.
+    let totals = realtime_totals(&metrics.lines());
+    assert_eq!(totals.connections, 2.0);
+    assert_eq!(totals.deliveries, 1.0);
+    assert_eq!(totals.gone, 1.0);
+    assert_eq!(totals.lags.len(), 1, "one lag per change fanned out");
+    assert!(
+        (2_000.0..60_000.0).contains(&totals.lags[0]),
+        "{:?}",
+        totals.lags
+    );
+
     let bye = ob_realtime::handle(&realtime, &route("$disconnect", "Bob=", None, None), "i").await;
     assert_eq!(bye["statusCode"], 200);
     assert!(
@@ -226,11 +247,47 @@ async fn the_lambda_handles_connect_messages_and_stream_batches() {
     let mut tables = Tables::from_prefix("t-");
     tables.connections = "missing-table".into();
     let broken_store = Store::new(api.store.client.clone(), tables);
-    let failing = service(broken_store, &api.state.settings().issuer);
+    let (failing, _) = service(broken_store, &api.state.settings().issuer);
     let batch = json!({"Records": [stream_record("MODIFY", "201", Some(new.clone()), Some(new))]});
     let answer = ob_realtime::handle(&failing, &batch, "i").await;
     assert_eq!(
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": "201"}]})
     );
+}
+
+#[derive(Debug, Default)]
+struct RealtimeTotals {
+    connections: f64,
+    deliveries: f64,
+    gone: f64,
+    lags: Vec<f64>,
+}
+
+/// Sums realtime metrics over EMF lines, checking each is a valid document of app `shop`.
+fn realtime_totals(lines: &[String]) -> RealtimeTotals {
+    let mut totals = RealtimeTotals::default();
+    for line in lines {
+        let record = ob_metrics::parse_line(line)
+            .unwrap()
+            .expect("an EMF document");
+        assert_eq!(record.text("App"), Some("shop"), "{line}");
+        let directive = &record.directives[0];
+        assert_eq!(directive.namespace, "OneBackend");
+        assert_eq!(
+            directive.dimension_sets,
+            vec![vec![("Stage".to_owned(), "test".to_owned())]]
+        );
+        for metric in &directive.metrics {
+            let sum: f64 = metric.values.iter().sum();
+            match metric.name.as_str() {
+                "Connections" => totals.connections += sum,
+                "Deliveries" => totals.deliveries += sum,
+                "GoneConnections" => totals.gone += sum,
+                "FanOutLag" => totals.lags.extend(&metric.values),
+                other => panic!("unexpected metric {other}"),
+            }
+        }
+    }
+    totals
 }

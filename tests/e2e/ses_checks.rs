@@ -47,12 +47,14 @@ fn answer_with(status: u16, error_type: Option<&str>, body: &str) -> ReplayEvent
             .uri("https://email.eu-west-1.amazonaws.com/")
             .body(SdkBody::empty())
             .expect("request"),
-        response.body(SdkBody::from(body.to_owned())).expect("response"),
+        response
+            .body(SdkBody::from(body.to_owned()))
+            .expect("response"),
     )
 }
 
 /// The prod stage's AWS, answering GetAccount then GetEmailIdentity of the address and of its domain.
-fn aws(answers: Vec<ReplayEvent>) -> (Aws, StaticReplayClient) {
+fn replayed(answers: Vec<ReplayEvent>) -> (Aws, StaticReplayClient) {
     let http = StaticReplayClient::new(answers);
     let config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -66,6 +68,7 @@ fn aws(answers: Vec<ReplayEvent>) -> (Aws, StaticReplayClient) {
         Aws {
             config,
             endpoint_url: None,
+            trace: obctl::trace::CallTrace::recording(0).0,
         },
         http,
     )
@@ -77,37 +80,88 @@ fn prod() -> obctl::stage::Stage {
 
 #[tokio::test]
 async fn a_sandboxed_account_with_an_unverified_sender_gets_both_warnings_with_their_fixes() {
-    let (aws, http) = aws(vec![answer(200, SANDBOX), answer(200, PENDING), answer(404, NOT_FOUND)]);
+    let (aws, http) = replayed(vec![
+        answer(200, SANDBOX),
+        answer(200, PENDING),
+        answer(404, NOT_FOUND),
+    ]);
     let warnings = ses::check(&aws, &prod()).await;
     let codes: Vec<&str> = warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, ["ses_sandbox", "ses_sender_unverified"]);
-    assert!(warnings[0].fix.contains("aws sesv2 put-account-details --region eu-west-1 --production-access-enabled"));
-    assert!(warnings[1].message.contains("no-reply@example.com (notifications.senderAddress) is not verified yet"));
-    assert!(warnings[1].fix.contains("verify the whole domain example.com"));
-    let paths: Vec<String> = http.actual_requests().map(|r| r.uri().to_string()).collect();
+    assert!(
+        warnings[0].fix.contains(
+            "aws sesv2 put-account-details --region eu-west-1 --production-access-enabled"
+        )
+    );
+    assert!(
+        warnings[1]
+            .message
+            .contains("no-reply@example.com (notifications.senderAddress) is not verified yet")
+    );
+    assert!(
+        warnings[1]
+            .fix
+            .contains("verify the whole domain example.com")
+    );
+    let paths: Vec<String> = http
+        .actual_requests()
+        .map(|r| r.uri().to_string())
+        .collect();
     assert!(paths[0].ends_with("/v2/email/account"), "{paths:?}");
-    assert!(paths[1].ends_with("/v2/email/identities/no-reply%40example.com"), "{paths:?}");
-    assert!(paths[2].ends_with("/v2/email/identities/example.com"), "{paths:?}");
-    let text = warnings.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    assert!(text.starts_with("warning: the account is in the SES sandbox in eu-west-1"), "{text}");
+    assert!(
+        paths[1].ends_with("/v2/email/identities/no-reply%40example.com"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[2].ends_with("/v2/email/identities/example.com"),
+        "{paths:?}"
+    );
+    let text = warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.starts_with("warning: the account is in the SES sandbox in eu-west-1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn a_verified_domain_needs_no_warning_but_paused_sending_does() {
-    let (aws, _) = aws(vec![answer(200, PRODUCTION), answer(404, NOT_FOUND), answer(200, VERIFIED_DOMAIN)]);
+    let (aws, _) = replayed(vec![
+        answer(200, PRODUCTION),
+        answer(404, NOT_FOUND),
+        answer(200, VERIFIED_DOMAIN),
+    ]);
     assert_eq!(ses::check(&aws, &prod()).await, []);
-    let (aws, _) = aws(vec![answer(200, PAUSED), answer(200, VERIFIED_DOMAIN), answer(200, VERIFIED_DOMAIN)]);
+    let (aws, _) = replayed(vec![
+        answer(200, PAUSED),
+        answer(200, VERIFIED_DOMAIN),
+        answer(200, VERIFIED_DOMAIN),
+    ]);
     let warnings = ses::check(&aws, &prod()).await;
-    assert_eq!(warnings.iter().map(|w| w.code).collect::<Vec<_>>(), ["ses_sending_disabled"]);
+    assert_eq!(
+        warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
+        ["ses_sending_disabled"]
+    );
 }
 
 #[tokio::test]
 async fn a_check_that_cannot_run_is_a_warning_not_a_failure() {
     let denied = r#"{"message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ses:GetAccount"}"#;
     let forbidden = answer_with(403, Some("AccessDeniedException"), denied);
-    let (aws, _) = aws(vec![forbidden, answer(200, VERIFIED_DOMAIN), answer(200, VERIFIED_DOMAIN)]);
+    let (aws, _) = replayed(vec![
+        forbidden,
+        answer(200, VERIFIED_DOMAIN),
+        answer(200, VERIFIED_DOMAIN),
+    ]);
     let warnings = ses::check(&aws, &prod()).await;
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].code, "ses_unchecked");
-    assert!(warnings[0].message.contains("not authorized"), "{}", warnings[0].message);
+    assert!(
+        warnings[0].message.contains("not authorized"),
+        "{}",
+        warnings[0].message
+    );
 }

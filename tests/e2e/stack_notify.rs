@@ -14,7 +14,12 @@ fn statement<'a>(role: &'a Value, sid: &str) -> Option<&'a Value> {
     role["Properties"]["Policies"]
         .as_sequence()?
         .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten())
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+        })
         .find(|s| s["Sid"] == sid)
 }
 
@@ -29,13 +34,22 @@ fn queues_match_their_definitions_with_encryption_redrive_outputs_and_alarms() {
             .filter_map(|(id, _)| id.as_str())
             .collect();
         let defined: Vec<&str> = queues::ALL.iter().map(|q| q.logical_id).collect();
-        assert_eq!(declared, defined, "{stage}: queues differ from ob_core::queues");
+        assert_eq!(
+            declared, defined,
+            "{stage}: queues differ from ob_core::queues"
+        );
         for queue in queues::ALL {
             let id = queue.logical_id;
             let p = &template["Resources"][id]["Properties"];
             assert_eq!(p["SqsManagedSseEnabled"], true, "{stage}/{id}: encrypted");
-            assert_eq!(p["VisibilityTimeout"], queue.visibility_timeout_secs, "{stage}/{id}");
-            assert_eq!(p["MessageRetentionPeriod"], queue.retention_secs, "{stage}/{id}");
+            assert_eq!(
+                p["VisibilityTimeout"], queue.visibility_timeout_secs,
+                "{stage}/{id}"
+            );
+            assert_eq!(
+                p["MessageRetentionPeriod"], queue.retention_secs,
+                "{stage}/{id}"
+            );
             match queue.redrive {
                 Some(redrive) => {
                     let policy = &p["RedrivePolicy"];
@@ -44,7 +58,10 @@ fn queues_match_their_definitions_with_encryption_redrive_outputs_and_alarms() {
                         yaml(&format!("[{}, Arn]", redrive.dead_letter.logical_id)),
                         "{stage}/{id}"
                     );
-                    assert_eq!(policy["maxReceiveCount"], redrive.max_receive_count, "{stage}/{id}");
+                    assert_eq!(
+                        policy["maxReceiveCount"], redrive.max_receive_count,
+                        "{stage}/{id}"
+                    );
                 }
                 None => assert!(p.get("RedrivePolicy").is_none(), "{stage}/{id}"),
             }
@@ -54,13 +71,22 @@ fn queues_match_their_definitions_with_encryption_redrive_outputs_and_alarms() {
                 queue.output
             );
             let (alarm, metric) = if queue.dead_letter {
-                (format!("{id}NotEmptyAlarm"), "ApproximateNumberOfMessagesVisible")
+                (
+                    format!("{id}NotEmptyAlarm"),
+                    "ApproximateNumberOfMessagesVisible",
+                )
             } else {
-                (format!("{id}DepthAlarm"), "ApproximateNumberOfMessagesVisible")
+                (
+                    format!("{id}DepthAlarm"),
+                    "ApproximateNumberOfMessagesVisible",
+                )
             };
             let a = &template["Resources"][alarm.as_str()]["Properties"];
             assert_eq!(a["MetricName"], metric, "{stage}/{alarm}");
-            assert_eq!(a["Dimensions"][0]["Value"]["Fn::GetAtt"], yaml(&format!("[{id}, QueueName]")));
+            assert_eq!(
+                a["Dimensions"][0]["Value"]["Fn::GetAtt"],
+                yaml(&format!("[{id}, QueueName]"))
+            );
             assert_eq!(a["AlarmActions"][0]["Ref"], "AlarmTopic", "{stage}/{alarm}");
             if let Some(depth) = queue.depth_alarm {
                 assert_eq!(a["Threshold"], depth, "{stage}/{alarm}");
@@ -85,8 +111,15 @@ fn the_queue_outlasts_six_notify_timeouts() {
         );
         let mapping = &template["Resources"]["NotifyQueueMapping"]["Properties"];
         assert!(mapping["BatchSize"].as_u64().is_some_and(|n| n <= 10));
-        assert_eq!(mapping["FunctionResponseTypes"], yaml("[ReportBatchItemFailures]"));
-        assert!(mapping["ScalingConfig"]["MaximumConcurrency"].as_u64().is_some());
+        assert_eq!(
+            mapping["FunctionResponseTypes"],
+            yaml("[ReportBatchItemFailures]")
+        );
+        assert!(
+            mapping["ScalingConfig"]["MaximumConcurrency"]
+                .as_u64()
+                .is_some()
+        );
     }
 }
 
@@ -122,8 +155,16 @@ fn notify_sends_only_as_the_stage_sender_and_texts_only_when_sms_is_on() {
         );
         let sms = statement(role, "PublishSmsOnly");
         let deny = statement(role, "NoTopicsOrEndpoints");
-        assert_eq!(sms.is_some(), n.sms, "{stage}: SMS permission follows notifications.sms");
-        assert_eq!(deny.is_some(), n.sms, "{stage}: the Allow of * comes with its Deny");
+        assert_eq!(
+            sms.is_some(),
+            n.sms,
+            "{stage}: SMS permission follows notifications.sms"
+        );
+        assert_eq!(
+            deny.is_some(),
+            n.sms,
+            "{stage}: the Allow of * comes with its Deny"
+        );
         // Only auth and admin (enqueue) and notify (consume) reach the queue.
         for (function, reaches) in [
             ("Auth", true),
@@ -133,12 +174,22 @@ fn notify_sends_only_as_the_stage_sender_and_texts_only_when_sms_is_on() {
             ("Files", false),
             ("Realtime", false),
         ] {
-            let text = serde_yaml::to_string(&template["Resources"][format!("{function}Role").as_str()])
-                .expect("yaml");
-            assert_eq!(text.contains("NotifyQueue"), reaches, "{stage}: {function}Role");
-            assert_eq!(text.contains("ses:"), function == "Notify", "{stage}: {function}Role");
+            let text =
+                serde_yaml::to_string(&template["Resources"][format!("{function}Role").as_str()])
+                    .expect("yaml");
+            assert_eq!(
+                text.contains("NotifyQueue"),
+                reaches,
+                "{stage}: {function}Role"
+            );
+            assert_eq!(
+                text.contains("ses:"),
+                function == "Notify",
+                "{stage}: {function}Role"
+            );
         }
-        let env = &template["Resources"]["NotifyFunction"]["Properties"]["Environment"]["Variables"];
+        let env =
+            &template["Resources"]["NotifyFunction"]["Properties"]["Environment"]["Variables"];
         assert_eq!(env["SES_CONFIGURATION_SET"], set.as_str(), "{stage}");
         assert_eq!(env["SMS_ENABLED"], if n.sms { "true" } else { "false" });
         assert!(
@@ -155,10 +206,19 @@ fn ses_events_reach_the_notify_queue_only_from_the_stage_configuration_set() {
     let set = &r["SesConfigurationSet"]["Properties"];
     assert_eq!(set["Name"], "one-backend-prod");
     let destination = &r["SesBounceAndComplaintEvents"]["Properties"]["EventDestination"];
-    assert_eq!(destination["MatchingEventTypes"], yaml("[bounce, complaint]"));
-    assert_eq!(destination["SnsDestination"]["TopicARN"]["Ref"], "SesEventsTopic");
+    assert_eq!(
+        destination["MatchingEventTypes"],
+        yaml("[bounce, complaint]")
+    );
+    assert_eq!(
+        destination["SnsDestination"]["TopicARN"]["Ref"],
+        "SesEventsTopic"
+    );
     let subscription = &r["SesEventsSubscription"]["Properties"];
-    assert_eq!(subscription["Endpoint"]["Fn::GetAtt"], yaml("[NotifyQueue, Arn]"));
+    assert_eq!(
+        subscription["Endpoint"]["Fn::GetAtt"],
+        yaml("[NotifyQueue, Arn]")
+    );
     assert!(
         subscription.get("RawMessageDelivery").is_none(),
         "the worker reads SNS envelopes"
@@ -171,5 +231,8 @@ fn ses_events_reach_the_notify_queue_only_from_the_stage_configuration_set() {
     );
     let deliver = &r["NotifyQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
     assert_eq!(deliver["Principal"]["Service"], "sns.amazonaws.com");
-    assert_eq!(deliver["Condition"]["ArnEquals"]["aws:SourceArn"]["Ref"], "SesEventsTopic");
+    assert_eq!(
+        deliver["Condition"]["ArnEquals"]["aws:SourceArn"]["Ref"],
+        "SesEventsTopic"
+    );
 }

@@ -24,6 +24,7 @@ from moto.cloudformation import models as cloudformation_models
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
+import cloudwatch_fixes
 import dynamodb_fixes
 import notify_fixes
 
@@ -114,7 +115,11 @@ def main() -> int:
     dynamodb_fixes.transactions_touch_only_their_items()
     notify_fixes.keep_queue_messages_for_pollers()
     notify_fixes.answer_sesv2_get_account()
+    notify_fixes.verified_identities_may_send()
     notify_fixes.keep_an_outbox()
+    cloudwatch_fixes.answer_rpc_v2_cbor()
+    cloudwatch_fixes.percentile_statistics()
+    cloudwatch_fixes.order_independent_dimensions()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:

@@ -129,6 +129,28 @@ def answer_sesv2_get_account() -> None:
         )
 
     SESV2Response.get_account = get_account
+    # moto's `/v2/.*` catch-all does not reach the werkzeug map: route the path itself.
+    from moto.sesv2 import urls as sesv2_urls
+
+    sesv2_urls.url_paths["{0}/v2/email/account$"] = sesv2_urls.response.dispatch
+
+
+def verified_identities_may_send() -> None:
+    """Report a verified SES identity as verified for sending.
+
+    moto verifies every identity the moment it is created (`VerificationStatus:
+    SUCCESS`) but leaves `VerifiedForSendingStatus` false, which on AWS is true
+    for exactly such an identity and is what `obctl deploy` checks.
+    """
+    from moto.ses.models import EmailIdentity
+
+    original = EmailIdentity.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        self.verified_for_sending_status = self.verification_status == "SUCCESS"
+
+    EmailIdentity.__init__ = init
 
 
 # Every message the emulator accepted for delivery, oldest first: the dev outbox.

@@ -124,7 +124,10 @@ pub async fn create_queues(
         let mut request = client
             .create_queue()
             .queue_name(format!("{prefix}{}", queue.logical_id))
-            .attributes(A::VisibilityTimeout, queue.visibility_timeout_secs.to_string())
+            .attributes(
+                A::VisibilityTimeout,
+                queue.visibility_timeout_secs.to_string(),
+            )
             .attributes(A::MessageRetentionPeriod, queue.retention_secs.to_string())
             .attributes(A::SqsManagedSseEnabled, "true");
         if let Some(redrive) = queue.redrive {
@@ -137,7 +140,13 @@ pub async fn create_queues(
         let url = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("create queue {}: {}", queue.logical_id, aws_sdk_sqs::error::DisplayErrorContext(e)))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "create queue {}: {}",
+                    queue.logical_id,
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })
             .queue_url
             .expect("a queue URL");
         let arn = client
@@ -241,6 +250,8 @@ pub struct Api {
     pub sdk: aws_config::SdkConfig,
     /// URLs of the stack's queues (`ob_core::queues`), by logical id.
     pub queues: HashMap<&'static str, String>,
+    /// Every EMF line the API published, in order.
+    pub metrics: ob_metrics::Recorder,
     router: Router,
     // Dropped last: returns the emulator to the pool.
     _emulator: EmulatorGuard,
@@ -282,8 +293,15 @@ impl Api {
                 &queues[ob_core::queues::NOTIFY.logical_id],
             )),
         };
+        let metrics = ob_metrics::Recorder::default();
+        let published = ob_metrics::Metrics::new(
+            &settings.stage,
+            ob_metrics::HttpDetail::AppTotals,
+            std::sync::Arc::new(metrics.clone()),
+        );
         let state = AppState::with_services(store.clone(), services, SIGNING_KEY, settings)
-            .expect("state builds");
+            .expect("state builds")
+            .with_metrics(published);
         Self {
             router: ob_api::router(state.clone()),
             store,
@@ -291,6 +309,7 @@ impl Api {
             calls,
             sdk,
             queues,
+            metrics,
             _emulator: emulator,
         }
     }

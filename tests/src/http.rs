@@ -2,6 +2,25 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A response: status, headers (names lower-cased, in order) and the de-chunked body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Every value of a header.
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
 /// Sends one request and returns the status and the (de-chunked) body.
 pub async fn request(
     method: &str,
@@ -9,6 +28,12 @@ pub async fn request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let reply = exchange(method, url, headers, body).await;
+    (reply.status, reply.body)
+}
+
+/// Sends one request and returns the whole response.
+pub async fn exchange(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
     let rest = url.strip_prefix("http://").expect("plain-HTTP URLs only");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -53,7 +78,17 @@ pub async fn request(
     {
         body = dechunk(&body);
     }
-    (status, body)
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// A JSON request; returns the status and the parsed body (`Null` when empty).

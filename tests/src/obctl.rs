@@ -43,12 +43,14 @@ pub fn obctl_bin() -> PathBuf {
 
 /// Runs `obctl ARGS` in the workspace, pointed at `emulator`, with no terminal.
 pub fn obctl(emulator: &Emulator, args: &[&str]) -> Run {
-    let output = Command::new(obctl_bin())
+    obctl_with_env(emulator, args, &[])
+}
+
+/// `obctl` pointed at `emulator`, without the caller's colour settings, plus `env`.
+pub fn obctl_with_env(emulator: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = command(emulator)
         .args(args)
-        .current_dir(workspace_root())
-        .envs(emulator.env_vars())
-        .env("OBCTL_POLL_MS", "50")
-        .env_remove("AWS_PROFILE")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("obctl runs");
@@ -57,4 +59,18 @@ pub fn obctl(emulator: &Emulator, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// The `obctl` command as the tests run it: in the workspace, against `emulator`,
+/// fast polling, no profile, and colour left to each test.
+pub fn command(emulator: &Emulator) -> Command {
+    let mut command = Command::new(obctl_bin());
+    command
+        .current_dir(workspace_root())
+        .envs(emulator.env_vars())
+        .env("OBCTL_POLL_MS", "50")
+        .env_remove("AWS_PROFILE")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    command
 }

@@ -53,14 +53,7 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs, project: &Project) -> Re
     let since = args
         .since
         .as_deref()
-        .map(|text| {
-            let now = clock::now_epoch();
-            if text.contains('-') {
-                when::parse_date(text)
-            } else {
-                when::parse_duration(text).map(|secs| now - secs)
-            }
-        })
+        .map(|text| when::parse_since(text, clock::now_epoch()))
         .transpose()
         .map_err(|msg| {
             CliError::new(format!("--since: {msg}")).fix("e.g. --since 1h or --since 2027-01-01")

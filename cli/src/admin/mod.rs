@@ -152,9 +152,10 @@ impl AdminContext {
     }
 }
 
-/// A spinner on standard error for calls that take a moment; hidden without a terminal.
+/// A spinner on standard error for calls that take a moment; hidden without a
+/// terminal, and with `-v` (whose lines it would overwrite).
 pub fn spinner(message: String) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || crate::terminal::Terminal::current().verbosity > 0 {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();

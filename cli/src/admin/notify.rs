@@ -4,10 +4,10 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use ob_core::clock;
 use ob_core::notify::store::{self as notify_store};
 use ob_core::notify::suppression::{self, Suppression};
 use ob_core::notify::{Channel, Envelope, Job, Notification, NotifyQueue, Recipient, Status};
-use ob_core::clock;
 use serde::Serialize;
 
 use super::AdminContext;
@@ -86,7 +86,12 @@ impl fmt::Display for TestResult {
         let to = match &n.to {
             Recipient::Email(a) | Recipient::Phone(a) | Recipient::UserId(a) => a,
         };
-        write!(f, "test {} to {to}: {}", n.channel.as_str(), n.status.as_str())?;
+        write!(
+            f,
+            "test {} to {to}: {}",
+            n.channel.as_str(),
+            n.status.as_str()
+        )?;
         if let Some(id) = &n.provider_message_id {
             write!(f, " (provider message id {id})")?;
         }
@@ -109,7 +114,11 @@ impl fmt::Display for SuppressionList {
         if self.suppressions.is_empty() {
             return write!(f, "app {} suppresses no address", self.app_id);
         }
-        write!(f, "{:<24} {:<10} {:<32} ADDRESS", "SINCE", "REASON", "DETAIL")?;
+        write!(
+            f,
+            "{:<24} {:<10} {:<32} ADDRESS",
+            "SINCE", "REASON", "DETAIL"
+        )?;
         for s in &self.suppressions {
             write!(
                 f,
@@ -153,25 +162,41 @@ pub async fn run(global: &GlobalArgs, args: &NotifyArgs, project: &Project) -> R
                     .await
                     .map_err(|e| ctx.core_error("list the suppression list", app, e))?;
                 let app_id = app.clone();
-                output::emit(global.output, &SuppressionList { app_id, suppressions });
+                output::emit(
+                    global.output,
+                    &SuppressionList {
+                        app_id,
+                        suppressions,
+                    },
+                );
                 Ok(exit::OK)
             }
-            SuppressionsCommand::Clear { target, app, address } => {
+            SuppressionsCommand::Clear {
+                target,
+                app,
+                address,
+            } => {
                 let ctx = AdminContext::connect(project, &target.stage, &target.aws).await?;
                 ctx.app(app).await?;
                 let address = address.trim().to_lowercase();
                 suppression::clear(&ctx.store, app, &address)
                     .await
                     .map_err(|err| match err {
-                        ob_core::Error::NotFound(what) => CliError::new(format!("{what}: nothing to clear"))
-                            .fix(format!(
+                        ob_core::Error::NotFound(what) => {
+                            CliError::new(format!("{what}: nothing to clear")).fix(format!(
                                 "list it: `obctl notify suppressions list --stage {} --app {app}`",
                                 ctx.stage.name
-                            )),
+                            ))
+                        }
                         other => ctx.core_error("clear the address", app, other),
                     })?;
-                ctx.audit(app, "notify.unsuppress", &format!("email:{address}"), Vec::new())
-                    .await?;
+                ctx.audit(
+                    app,
+                    "notify.unsuppress",
+                    &format!("email:{address}"),
+                    Vec::new(),
+                )
+                .await?;
                 output::emit(
                     global.output,
                     &Cleared {
@@ -194,8 +219,10 @@ fn recipient(to: &str) -> Result<(Channel, Recipient)> {
         (Channel::Email, Recipient::Email(to.to_owned()))
     };
     let recipient = recipient.validated(channel, "--to").map_err(|_| {
-        CliError::new(format!("--to {to:?} is neither an e-mail address nor a phone number"))
-            .fix("pass an address (ann@example.com) or an E.164 number (+14155550100)")
+        CliError::new(format!(
+            "--to {to:?} is neither an e-mail address nor a phone number"
+        ))
+        .fix("pass an address (ann@example.com) or an E.164 number (+14155550100)")
     })?;
     Ok((channel, recipient))
 }
@@ -218,10 +245,16 @@ async fn send_test(global: &GlobalArgs, args: &TestArgs, project: &Project) -> R
             ctx.stage.name
         )));
     }
-    let queue_url = ctx.outputs.get(ob_core::queues::NOTIFY.output).cloned().ok_or_else(|| {
-        CliError::new(format!("stage {} has no notify queue", ctx.stage.name))
-            .fix(format!("deploy the stage again: `obctl deploy --stage {}`", ctx.stage.name))
-    })?;
+    let queue_url = ctx
+        .outputs
+        .get(ob_core::queues::NOTIFY.output)
+        .cloned()
+        .ok_or_else(|| {
+            CliError::new(format!("stage {} has no notify queue", ctx.stage.name)).fix(format!(
+                "deploy the stage again: `obctl deploy --stage {}`",
+                ctx.stage.name
+            ))
+        })?;
     let now = clock::now_rfc3339();
     let notification = Notification {
         id: uuid::Uuid::now_v7().to_string(),
@@ -250,13 +283,21 @@ async fn send_test(global: &GlobalArgs, args: &TestArgs, project: &Project) -> R
         app_id: app.app_id.clone(),
         notification_id: notification.id.clone(),
     };
-    NotifyQueue::new(aws_sdk_sqs::Client::new(&ctx.aws.config), queue_url)
+    NotifyQueue::new(ctx.aws.sqs(), queue_url)
         .send(&Envelope::new(job, None))
         .await
         .map_err(|e| fail("enqueue the test notification", e))?;
-    ctx.audit(&app.app_id, "notify.test", &format!("notification:{}", notification.id), vec![channel.as_str().to_owned()])
-        .await?;
-    let spinner = super::spinner(format!("waiting for the notify function (up to {})", args.wait));
+    ctx.audit(
+        &app.app_id,
+        "notify.test",
+        &format!("notification:{}", notification.id),
+        vec![channel.as_str().to_owned()],
+    )
+    .await?;
+    let spinner = super::spinner(format!(
+        "waiting for the notify function (up to {})",
+        args.wait
+    ));
     let deadline = tokio::time::Instant::now() + wait;
     let settled = loop {
         let current = notify_store::get(&ctx.store, &app.app_id, &notification.id)
@@ -283,7 +324,11 @@ async fn send_test(global: &GlobalArgs, args: &TestArgs, project: &Project) -> R
             )
         }));
     };
-    let code = if settled.status == Status::Sent { exit::OK } else { exit::ERROR };
+    let code = if settled.status == Status::Sent {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
     output::emit(
         global.output,
         &TestResult {

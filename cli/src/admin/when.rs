@@ -77,6 +77,15 @@ pub fn parse_expiry(text: &str, now: i64) -> Result<i64, String> {
     }
 }
 
+/// The start of a `--since`: a duration before `now` or a date (epoch seconds).
+pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
+    if text.contains('-') {
+        parse_date(text)
+    } else {
+        parse_duration(text).map(|secs| now - secs)
+    }
+}
+
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -128,5 +137,7 @@ mod tests {
         assert_eq!(parse_expiry("1d", 100), Ok(86_500));
         assert_eq!(parse_expiry("1970-01-02", 100), Ok(86_400));
         assert!(parse_expiry("soon", 100).is_err());
+        assert_eq!(parse_since("1m", 100), Ok(40));
+        assert_eq!(parse_since("1970-01-02", 100), Ok(86_400));
     }
 }

@@ -110,9 +110,11 @@ pub fn build(
             command.args(["zigbuild", "--target", &format!("{target}.2.34")])
         }
     };
-    if profile == "dev" {
-        // The same package selection as `cargo build --workspace`, so a dev build
-        // reuses what the workspace build compiled instead of re-resolving features.
+    if profile == "dev" && *backend == Backend::Host {
+        // Exactly `make build`'s selection (same packages, targets and features),
+        // so after it a dev build compiles nothing and only lists the executables.
+        command.args(["--workspace", "--all-targets"]);
+    } else if profile == "dev" {
         command.args(["--workspace", "--bins"]);
     } else {
         // Optimised builds compile only the functions, not obctl and its SDK set.
@@ -147,7 +149,8 @@ pub fn build(
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if message["reason"] != "compiler-artifact" {
+        // `--all-targets` also lists each binary's unit-test harness under the same name.
+        if message["reason"] != "compiler-artifact" || message["profile"]["test"] == true {
             continue;
         }
         let (Some(id), Some(exe)) = (

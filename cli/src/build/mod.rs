@@ -12,7 +12,7 @@ use crate::error::{CliError, Result, display_path};
 use crate::project::Project;
 use ob_core::functions::{self, FunctionDef};
 
-use crate::stage::Architecture;
+use crate::stage::{Architecture, BuildProfile};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -46,6 +46,28 @@ impl Artifact {
             .unwrap_or_default();
         format!("{first}{}CodeKey", chars.as_str())
     }
+}
+
+/// Builds every function, and the `extra` packages of `functions/`, for this
+/// machine (`obctl dev` runs them as local processes); returns (binary,
+/// executable) pairs. The dev profile is the exact cargo invocation
+/// `make build` runs, so after it nothing is rebuilt.
+pub fn host_binaries(
+    project: &Project,
+    profile: BuildProfile,
+    extra: &[String],
+) -> Result<Vec<(String, PathBuf)>> {
+    let packages: Vec<String> = functions::ALL
+        .iter()
+        .map(|f| f.package.to_owned())
+        .chain(extra.iter().cloned())
+        .collect();
+    cargo::build(
+        project.root(),
+        &cargo::Backend::Host,
+        profile.as_str(),
+        &packages,
+    )
 }
 
 /// Default output folder: `target/lambda/<arch>/<profile>`.

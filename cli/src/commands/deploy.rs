@@ -157,7 +157,10 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, project: &Project) -> R
         .send()
         .await
         .map_err(|err| aws_error("execute the change set", &err))?;
-    let mut display: Box<dyn progress::Display> = if std::io::stderr().is_terminal() {
+    // The live bar would overwrite `-v`'s lines: plain lines then.
+    let live =
+        std::io::stderr().is_terminal() && crate::terminal::Terminal::current().verbosity == 0;
+    let mut display: Box<dyn progress::Display> = if live {
         Box::new(progress::Bar::new(planned.summary.resources.len()))
     } else {
         Box::new(progress::Lines)

@@ -4,7 +4,6 @@ pub mod bootstrap;
 pub mod build;
 pub mod deploy;
 pub mod destroy;
-pub mod dev;
 pub mod diff;
 pub mod render;
 pub mod status;

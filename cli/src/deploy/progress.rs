@@ -45,17 +45,34 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The event as one line; the status coloured by outcome when `color`.
+    pub fn render(&self, color: bool) -> String {
+        use crate::terminal::Style;
+        let style = if self.status.ends_with("_FAILED") || self.status.contains("ROLLBACK") {
+            Style::Red
+        } else if self.status.ends_with("_COMPLETE") {
+            Style::Green
+        } else {
+            Style::Yellow
+        };
+        let mut line = format!(
+            "{}  {:<34} {:<30} {}",
+            self.time,
+            self.logical_id,
+            self.resource_type,
+            style.paint(color, &self.status)
+        );
+        if let Some(reason) = &self.reason {
+            line.push_str(&format!("  {reason}"));
+        }
+        line
+    }
+}
+
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}  {:<34} {:<30} {}",
-            self.time, self.logical_id, self.resource_type, self.status
-        )?;
-        if let Some(reason) = &self.reason {
-            write!(f, "  {reason}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(false))
     }
 }
 
@@ -95,7 +112,8 @@ impl Bar {
 
 impl Display for Bar {
     fn event(&mut self, event: &Event) {
-        self.0.println(event.to_string());
+        self.0
+            .println(event.render(crate::terminal::Terminal::current().color_stderr));
         if !event.is_stack() && event.status.ends_with("_COMPLETE") {
             self.0.inc(1);
         }
@@ -113,7 +131,10 @@ pub struct Lines;
 
 impl Display for Lines {
     fn event(&mut self, event: &Event) {
-        eprintln!("{event}");
+        eprintln!(
+            "{}",
+            event.render(crate::terminal::Terminal::current().color_stderr)
+        );
     }
 
     fn finish(&mut self, _outcome: &Outcome) {}

@@ -8,7 +8,6 @@
 mod hub;
 pub mod notify;
 pub mod outbox;
-pub mod queue;
 mod socket;
 mod stream;
 

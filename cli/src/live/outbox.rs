@@ -18,6 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Path of the outbox route.
 pub const OUTBOX_PATH: &str = "/_dev/outbox";
+/// The route within `/_dev` (`ob_local::server::DEV_PREFIX`), where `router` serves it.
+const OUTBOX_ROUTE: &str = "/outbox";
 /// How often the console printer looks for new messages.
 const PRINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -68,19 +70,30 @@ pub fn shown(message: &Value) -> Value {
 pub fn console_line(message: &Value, address: &str) -> String {
     let to = message["to"]
         .as_array()
-        .map(|list| list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     let what = match message["channel"].as_str() {
-        Some("sms") => format!("sms  to {to}: {:?}", message["text"].as_str().unwrap_or_default()),
-        _ => format!("mail to {to}: {:?}", message["subject"].as_str().unwrap_or_default()),
+        Some("sms") => format!(
+            "sms  to {to}: {:?}",
+            message["text"].as_str().unwrap_or_default()
+        ),
+        _ => format!(
+            "mail to {to}: {:?}",
+            message["subject"].as_str().unwrap_or_default()
+        ),
     };
     format!("{what} (http://{address}{OUTBOX_PATH})")
 }
 
-/// `/_dev/outbox`: `{"messages": [...]}`, newest last.
+/// `GET /outbox` (nested under `/_dev`): `{"messages": [...]}`, newest last.
 pub fn router(outbox: Outbox) -> Router {
     Router::new()
-        .route(OUTBOX_PATH, get(list))
+        .route(OUTBOX_ROUTE, get(list))
         .with_state(outbox)
 }
 
@@ -92,7 +105,9 @@ async fn list(State(outbox): State<Outbox>) -> Response {
         }
         Err(message) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"error": {"code": "no_outbox", "message": message, "requestId": ""}})),
+            axum::Json(
+                json!({"error": {"code": "no_outbox", "message": message, "requestId": ""}}),
+            ),
         )
             .into_response(),
     }
@@ -101,7 +116,11 @@ async fn list(State(outbox): State<Outbox>) -> Response {
 /// Prints one line per message the emulator accepts from now on, until dropped.
 pub async fn print_new(outbox: Outbox, address: String) {
     let mut last = match outbox.fetch(0).await {
-        Ok(messages) => messages.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap_or(0),
+        Ok(messages) => messages
+            .iter()
+            .filter_map(|m| m["seq"].as_u64())
+            .max()
+            .unwrap_or(0),
         Err(_) => return,
     };
     loop {
@@ -146,7 +165,8 @@ async fn http_get(host: &str, path: &str) -> Result<Vec<u8>, String> {
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -164,6 +184,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_route_is_the_advertised_path() {
+        assert_eq!(
+            format!("{}{OUTBOX_ROUTE}", ob_local::server::DEV_PREFIX),
+            OUTBOX_PATH
+        );
+    }
+
+    #[test]
     fn lines_and_views_of_messages() {
         let mail = json!({"seq": 3, "channel": "email", "to": ["ann@example.com"], "from": "\"D\" <no-reply@x.io>",
                           "subject": "Reset your Demo password", "text": "t", "html": "<p>h</p>", "sentAt": "2027-01-01T00:00:00.000Z",
@@ -179,6 +207,11 @@ mod tests {
         assert!(console_line(&sms, "h").starts_with("sms  to +14155550100: \"Code 1234\""));
         assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), b"abcde");
         assert!(Outbox::new(None).emulator.is_none());
-        assert_eq!(Outbox::new(Some("http://127.0.0.1:4566/")).emulator.as_deref(), Some("127.0.0.1:4566"));
+        assert_eq!(
+            Outbox::new(Some("http://127.0.0.1:4566/"))
+                .emulator
+                .as_deref(),
+            Some("127.0.0.1:4566")
+        );
     }
 }

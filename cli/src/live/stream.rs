@@ -190,6 +190,9 @@ fn change(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<StreamChang
         kind,
         old: body.old_image().map(item),
         new: body.new_image().map(item),
+        created_at_ms: body
+            .approximate_creation_date_time()
+            .and_then(|t| u64::try_from(t.to_millis().ok()?).ok()),
     })
 }
 

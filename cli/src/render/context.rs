@@ -42,6 +42,22 @@ pub fn stage_vars(stage: &Stage) -> Vars {
         "alarmEmail",
         c.alarms.email.clone().unwrap_or_default(),
     );
+    put(&mut v, "latencyP99Ms", c.alarms.latency_p99_ms);
+    put(
+        &mut v,
+        "streamIteratorAgeMs",
+        u64::from(c.alarms.stream_iterator_age_seconds) * 1000,
+    );
+    // Environment values are strings in CloudFormation.
+    put(
+        &mut v,
+        "metricsPerAppRoutes",
+        if c.metrics.per_app_routes {
+            "true"
+        } else {
+            "false"
+        },
+    );
     put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(
@@ -118,7 +134,11 @@ pub fn queue_vars(base: &Vars, queue: &ob_core::queues::QueueDef) -> Vars {
     put(&mut v, "queue.logicalId", queue.logical_id);
     put(&mut v, "queue.output", queue.output);
     put(&mut v, "queue.holds", queue.holds);
-    put(&mut v, "queue.depthAlarm", queue.depth_alarm.unwrap_or_default());
+    put(
+        &mut v,
+        "queue.depthAlarm",
+        queue.depth_alarm.unwrap_or_default(),
+    );
     v
 }
 

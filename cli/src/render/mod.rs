@@ -6,11 +6,13 @@
 //! filled in at deploy time, so the rendered template is what will be deployed.
 
 mod context;
+mod dashboard;
 mod fragment;
 mod merge;
 pub mod model;
 mod subst;
 
+use ob_core::queues::QueueDef;
 use serde_yaml::{Mapping, Value};
 
 use crate::error::{CliError, Result, display_path};
@@ -30,7 +32,7 @@ struct Instance {
 }
 
 /// The fragments of the stack, in the order they are merged.
-fn plan(stage: &Stage) -> Vec<Instance> {
+fn plan(stage: &Stage, queues: &[QueueDef]) -> Vec<Instance> {
     let base = context::stage_vars(stage);
     let shared = |file: &str| Instance {
         file: file.to_owned(),
@@ -81,7 +83,7 @@ fn plan(stage: &Stage) -> Vec<Instance> {
             vars: context::table_vars(&base, table),
         });
     }
-    for queue in ob_core::queues::ALL {
+    for queue in queues {
         let vars = context::queue_vars(&base, queue);
         let file = if queue.dead_letter {
             "dead-letter-alarm.yaml"
@@ -101,28 +103,59 @@ fn plan(stage: &Stage) -> Vec<Instance> {
     plan
 }
 
+/// The dashboard comes last: it shows what the rest of the template declares.
+fn dashboard(stage: &Stage, template: &Value, queues: &[QueueDef]) -> Instance {
+    let mut vars = context::stage_vars(stage);
+    let inputs = dashboard::Inputs {
+        stage,
+        template,
+        tables: ob_core::tables::ALL,
+        queues,
+    };
+    vars.insert("dashboardBody".to_owned(), dashboard::body(&inputs));
+    Instance {
+        file: "dashboard.yaml".to_owned(),
+        vars,
+    }
+}
+
 /// Renders `stage`'s template from `project`'s fragments.
 pub fn render(project: &Project, stage: &Stage) -> Result<Template> {
+    render_with(project, stage, ob_core::queues::ALL)
+}
+
+/// Renders with these queues (tests watch queues the stack does not have yet).
+fn render_with(project: &Project, stage: &Stage, queues: &[QueueDef]) -> Result<Template> {
     let dir = project.templates_dir();
     let mut template = Value::Mapping(Mapping::new());
-    for instance in plan(stage) {
-        let path = dir.join(&instance.file);
-        let file = display_path(&path);
-        let text =
-            std::fs::read_to_string(&path).map_err(|err| CliError::io("read", &path, &err))?;
-        let fragment_error = |message: String| {
-            CliError::new(message).fix(format!(
-                "correct {file}; `obctl render --stage {}` shows the result",
-                stage.name
-            ))
-        };
-        let parsed = fragment::parse(&file, &text).map_err(fragment_error)?;
-        let filled = subst::substitute(&parsed, &instance.vars)
-            .map_err(|err| fragment_error(format!("{file}: {err}")))?;
-        merge::merge(&mut template, filled, "")
-            .map_err(|err| fragment_error(format!("{file}: {err}")))?;
+    for instance in plan(stage, queues) {
+        add(&mut template, &dir, &instance, stage)?;
     }
+    let last = dashboard(stage, &template, queues);
+    add(&mut template, &dir, &last, stage)?;
     Ok(Template { value: template })
+}
+
+/// Renders one fragment instance and merges it into `template`.
+fn add(
+    template: &mut Value,
+    dir: &std::path::Path,
+    instance: &Instance,
+    stage: &Stage,
+) -> Result<()> {
+    let path = dir.join(&instance.file);
+    let file = display_path(&path);
+    let text = std::fs::read_to_string(&path).map_err(|err| CliError::io("read", &path, &err))?;
+    let fragment_error = |message: String| {
+        CliError::new(message).fix(format!(
+            "correct {file}; `obctl render --stage {}` shows the result",
+            stage.name
+        ))
+    };
+    let parsed = fragment::parse(&file, &text).map_err(fragment_error)?;
+    let filled = subst::substitute(&parsed, &instance.vars)
+        .map_err(|err| fragment_error(format!("{file}: {err}")))?;
+    merge::merge(template, filled, "").map_err(|err| fragment_error(format!("{file}: {err}")))
 }
 
 impl Template {
@@ -158,5 +191,71 @@ impl Template {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_queue_gets_an_alarm_and_every_queue_a_depth_line() {
+        let project = Project::at(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.."
+        )));
+        let stage = crate::stage::load(&project, "dev").expect("dev loads");
+        // A work queue and its dead-letter queue, as the stack may add more.
+        let dead = QueueDef {
+            logical_id: "WorkDeadLetters",
+            holds: "jobs that failed 3 times",
+            env_var: "WORK_DEAD_LETTERS_URL",
+            output: "WorkDeadLettersUrl",
+            dead_letter: true,
+            depth_alarm: None,
+            redrive: None,
+            ..ob_core::queues::NOTIFY_DEAD_LETTERS
+        };
+        let queues = [
+            QueueDef {
+                logical_id: "WorkQueue",
+                holds: "jobs",
+                env_var: "WORK_QUEUE_URL",
+                output: "WorkQueueUrl",
+                dead_letter: false,
+                depth_alarm: Some(10),
+                ..ob_core::queues::NOTIFY
+            },
+            dead,
+        ];
+        let template = render_with(&project, &stage, &queues).expect("renders");
+        let resources = template.resources().expect("resources");
+        let alarm = &resources[&Value::from("WorkDeadLettersNotEmptyAlarm")]["Properties"];
+        assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+        assert_eq!(
+            alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0],
+            "WorkDeadLetters"
+        );
+        assert_eq!(alarm["AlarmActions"][0]["Ref"], "AlarmTopic");
+        assert!(
+            !resources.contains_key(Value::from("WorkQueueNotEmptyAlarm")),
+            "work queues are not alarmed as dead-letter queues"
+        );
+        let depth = &resources[&Value::from("WorkQueueDepthAlarm")]["Properties"];
+        assert_eq!(depth["Threshold"].as_u64(), Some(10));
+        let body = resources[&Value::from("Dashboard")]["Properties"]["DashboardBody"]["Fn::Sub"]
+            .as_str()
+            .expect("body")
+            .to_owned();
+        for queue in ["WorkQueue", "WorkDeadLetters"] {
+            assert!(
+                body.contains(&format!("${{{queue}.QueueName}}")),
+                "{queue} missing in {body}"
+            );
+        }
+        assert!(
+            body.contains(":alarm:one-backend-dev-WorkDeadLetters-not-empty"),
+            "{body}"
+        );
     }
 }

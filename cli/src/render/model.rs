@@ -31,6 +31,8 @@ pub struct FunctionModel {
     pub environment: Vec<(String, Value)>,
     /// Logical id of the `LoggingConfig.LogGroup` it logs to, if any.
     pub log_group: Option<String>,
+    /// `LoggingConfig.LogFormat` (`JSON` or `Text`).
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,7 @@ pub fn read(template: &Template) -> Result<StackModel, String> {
             log_group: p["LoggingConfig"]["LogGroup"]["Ref"]
                 .as_str()
                 .map(str::to_owned),
+            log_format: text(&p["LoggingConfig"]["LogFormat"]),
             logical_id: id,
             def,
         });

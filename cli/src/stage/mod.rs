@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::args::BuildProfile;
 
+pub(crate) use load::closest;
 pub use load::load;
 
 /// A validated stage: its name and settings.
@@ -30,6 +31,8 @@ pub struct StageConfig {
     pub database: Database,
     #[serde(default)]
     pub alarms: Alarms,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     pub api: Api,
     pub auth: Auth,
     pub files: Files,
@@ -100,11 +103,45 @@ pub struct Database {
     pub deletion_protection: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Alarms {
     /// Where alarm notifications go; no subscription when absent.
     pub email: Option<String>,
+    /// The HTTP API's p99 latency (ms) that raises the latency alarm.
+    #[serde(default = "default_latency_p99_ms")]
+    pub latency_p99_ms: u32,
+    /// Age (s) of the oldest data-table change realtime has not processed yet
+    /// that raises the stream alarm.
+    #[serde(default = "default_stream_iterator_age_seconds")]
+    pub stream_iterator_age_seconds: u32,
+}
+
+fn default_latency_p99_ms() -> u32 {
+    1000
+}
+
+fn default_stream_iterator_age_seconds() -> u32 {
+    60
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            email: None,
+            latency_p99_ms: default_latency_p99_ms(),
+            stream_iterator_age_seconds: default_stream_iterator_age_seconds(),
+        }
+    }
+}
+
+/// What the functions publish beyond the defaults (see README, "Metrics").
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsSettings {
+    /// Also publish every app's per-route series (apps × routes custom metrics).
+    #[serde(default)]
+    pub per_app_routes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -251,6 +288,11 @@ impl Notifications {
             .split_once('@')
             .map_or("", |(_, domain)| domain)
     }
+}
+
+/// The log group Lambda writes a function's output to (`templates/function.yaml` names it so).
+pub fn log_group(stack_name: &str, function: &ob_core::functions::FunctionDef) -> String {
+    format!("/aws/lambda/{stack_name}-{}", function.name)
 }
 
 /// Resolved memory and timeout of one function.

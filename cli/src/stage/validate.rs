@@ -137,6 +137,22 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
             format!("{email:?} is not an e-mail address; remove the key to send no e-mail"),
         );
     }
+    check(
+        (10..=30_000).contains(&c.alarms.latency_p99_ms),
+        "alarms.latencyP99Ms",
+        format!(
+            "{} is outside 10-30000 ms (API Gateway ends a request after 30 s)",
+            c.alarms.latency_p99_ms
+        ),
+    );
+    check(
+        (10..=86_400).contains(&c.alarms.stream_iterator_age_seconds),
+        "alarms.streamIteratorAgeSeconds",
+        format!(
+            "{} is outside 10-86400 seconds (stream records expire after 24 h)",
+            c.alarms.stream_iterator_age_seconds
+        ),
+    );
     let t = &c.api.throttling;
     check(
         (1..=10_000).contains(&t.rate_limit),
@@ -250,7 +266,10 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
     check(
         !n.sender_name.trim().is_empty()
             && n.sender_name.len() <= 64
-            && !n.sender_name.chars().any(|c| c.is_control() || "<>\"".contains(c)),
+            && !n
+                .sender_name
+                .chars()
+                .any(|c| c.is_control() || "<>\"".contains(c)),
         "notifications.senderName",
         format!(
             "{:?} must be 1-64 characters without quotes, angle brackets or control characters",
@@ -267,14 +286,19 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
     if let Some(set) = &n.ses_configuration_set {
         check(
             (1..=64).contains(&set.len())
-                && set.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                && set
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
             "notifications.sesConfigurationSet",
             format!("{set:?} must be 1-64 letters, digits, '-' or '_' (SES's rule)"),
         );
     }
     for (key, url) in [
         ("notifications.passwordResetUrl", &n.password_reset_url),
-        ("notifications.emailVerificationUrl", &n.email_verification_url),
+        (
+            "notifications.emailVerificationUrl",
+            &n.email_verification_url,
+        ),
     ] {
         check(
             ob_core::notify::links::validate_page_url(url).is_ok(),

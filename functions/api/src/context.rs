@@ -14,6 +14,7 @@ use ob_core::audit::{Actor, NewEntry};
 
 use crate::error::ApiError;
 use crate::extract::{Client, path_app_id};
+use crate::metrics::KeyApp;
 use crate::scope::Requirement;
 use crate::state::AppState;
 
@@ -61,10 +62,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     if let (Some(path_app), Some(key_app)) = (&path_app, &key_app)
         && path_app != key_app
     {
-        return ApiError::unauthorized("API key does not belong to this app").into_response();
+        let refusal = ApiError::unauthorized("API key does not belong to this app");
+        return of_app(refusal.into_response(), Some(key_app));
     }
     if let Some(refusal) = scope_refusal(&parts, check.as_ref()) {
-        return refusal.into_response();
+        return of_app(refusal.into_response(), key_app.as_deref());
     }
     // Only the key's app (already verified, so cached) is consulted for origins.
     let allowed = match &origin {
@@ -72,11 +74,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         None => false,
     };
     if origin.is_some() && key_app.is_some() && !allowed {
-        return ApiError::OriginNotAllowed.into_response();
+        return of_app(
+            ApiError::OriginNotAllowed.into_response(),
+            key_app.as_deref(),
+        );
     }
     let syncs = match admit(&state, key_app.as_deref(), &parts).await {
         Ok(syncs) => syncs,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => return of_app(refusal.into_response(), key_app.as_deref()),
     };
     if let Some(check) = check {
         parts.extensions.insert(KeyCheck(check));
@@ -93,6 +98,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         response
             .headers_mut()
             .insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    of_app(response, key_app.as_deref())
+}
+
+/// Marks a response with the app of the request's verified key, for its metrics.
+fn of_app(mut response: Response, key_app: Option<&str>) -> Response {
+    if let Some(app) = key_app {
+        response.extensions_mut().insert(KeyApp(app.to_owned()));
     }
     response
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod json;
 pub mod limits;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod scope;
@@ -120,6 +121,10 @@ fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
             context::layer,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)
 }

@@ -10,6 +10,7 @@ use ob_core::notify::NotifyQueue;
 use ob_core::throttle::Policy;
 use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
+use ob_metrics::Metrics;
 
 use crate::limits::{Limiter, RateLimits};
 
@@ -85,6 +86,17 @@ fn successor_key(signing_key: &[u8]) -> [u8; 32] {
     hasher.update(b"one-backend refresh successors\0");
     hasher.update(signing_key);
     hasher.finalize().into()
+}
+
+/// What a Lambda publishes: its stage's metrics, as EMF lines on standard output.
+pub fn function_metrics(env: &FunctionEnv) -> Metrics {
+    let detail = if env.flag(&env::METRICS_PER_APP_ROUTES) == Some(true) {
+        ob_metrics::HttpDetail::AppRoutes
+    } else {
+        ob_metrics::HttpDetail::AppTotals
+    };
+    let stage = env.text(&env::STAGE).unwrap_or("local");
+    Metrics::new(stage, detail, Arc::new(ob_metrics::Stdout))
 }
 
 /// The token issuer of a stage.
@@ -187,6 +199,8 @@ struct Inner {
     /// Key of refresh-token successors, derived from the signing key.
     successor_key: [u8; 32],
     settings: Settings,
+    /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
+    metrics: Metrics,
     apps: BoundedCache<String, AppFacts>,
     limiter: Limiter,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
@@ -230,6 +244,7 @@ impl AppState {
             signer,
             successor_key: successor_key(signing_key),
             settings,
+            metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
             limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
@@ -262,7 +277,23 @@ impl AppState {
                 .queue(&ob_core::queues::NOTIFY)
                 .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         };
-        Self::with_services(store, services, &key, settings)
+        Ok(Self::with_services(store, services, &key, settings)?
+            .with_metrics(function_metrics(env)))
+    }
+
+    /// Publishes metrics to `metrics` (the Lambdas: standard output; `obctl dev`:
+    /// its local registry). Call it on a freshly built state, before it is shared.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.metrics = metrics,
+            None => tracing::error!("metrics set on a shared AppState; keeping the previous sink"),
+        }
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     pub fn store(&self) -> &Store {

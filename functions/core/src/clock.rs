@@ -26,6 +26,13 @@ pub fn epoch_to_rfc3339(epoch: i64) -> String {
         .unwrap_or_default()
 }
 
+/// An epoch-milliseconds instant (CloudWatch's timestamps) as fixed-width RFC 3339 in UTC.
+pub fn epoch_millis_to_rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(format_rfc3339)
+        .unwrap_or_default()
+}
+
 fn format_rfc3339(at: OffsetDateTime) -> String {
     at.format(RFC3339_MILLIS).unwrap_or_default()
 }

@@ -34,8 +34,6 @@ pub enum EnvKind {
     Table(&'static TableDef),
     /// The URL of a queue of `queues.rs`.
     Queue(&'static QueueDef),
-    /// `true` or `false`.
-    Bool,
     /// One e-mail address.
     Email,
     /// An S3 bucket name.
@@ -44,6 +42,8 @@ pub enum EnvKind {
     Arn,
     /// An `http://` or `https://` URL.
     Url,
+    /// `true` or `false`.
+    Flag,
 }
 
 impl EnvVar {
@@ -98,13 +98,13 @@ impl EnvVar {
                     Err(format!("is {value:?}, not an http(s) URL"))
                 }
             }
-            EnvKind::Bool => match value {
-                "true" | "false" => Ok(()),
-                _ => Err(format!("is {value:?}, not true or false")),
-            },
             EnvKind::Email => crate::users::normalize_email(value)
                 .map(|_| ())
                 .map_err(|_| format!("is {value:?}, not an e-mail address")),
+            EnvKind::Flag => match value {
+                "true" | "false" => Ok(()),
+                _ => Err(format!("is {value:?}, not true or false")),
+            },
         }
     }
 }
@@ -195,6 +195,11 @@ pub const URL_EXPIRY_SECONDS: EnvVar = EnvVar {
         max: 604_800,
     },
 };
+/// Whether the function also publishes each app's per-route metrics (the stage's `metrics.perAppRoutes`).
+pub const METRICS_PER_APP_ROUTES: EnvVar = EnvVar {
+    name: "METRICS_PER_APP_ROUTES",
+    kind: EnvKind::Flag,
+};
 /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
 pub const WEBSOCKET_MANAGEMENT_URL: EnvVar = EnvVar {
     name: "WEBSOCKET_MANAGEMENT_URL",
@@ -224,7 +229,7 @@ pub const SES_CONFIGURATION_SET: EnvVar = EnvVar {
 /// Whether the stage sends SMS (`notifications.sms`).
 pub const SMS_ENABLED: EnvVar = EnvVar {
     name: "SMS_ENABLED",
-    kind: EnvKind::Bool,
+    kind: EnvKind::Flag,
 };
 /// The stage's password-reset page, for apps that configure none.
 pub const PASSWORD_RESET_URL: EnvVar = EnvVar {
@@ -408,6 +413,7 @@ mod tests {
         vec![
             ("STAGE", "dev"),
             ("RUST_LOG", "info"),
+            ("METRICS_PER_APP_ROUTES", "true"),
             (
                 "SIGNING_KEY_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
@@ -449,6 +455,7 @@ mod tests {
             env.queue(&crate::queues::NOTIFY).as_deref(),
             Some("https://sqs.eu-west-1.amazonaws.com/123456789012/notify")
         );
+        assert_eq!(env.flag(&METRICS_PER_APP_ROUTES), Some(true));
     }
 
     #[test]
@@ -493,11 +500,17 @@ mod tests {
         assert!(CORS_ORIGINS.check("a,,b").is_err());
         assert!(SMS_ENABLED.check("yes").is_err() && SMS_ENABLED.check("false").is_ok());
         assert!(SENDER_ADDRESS.check("no-reply@example.com").is_ok());
-        assert!(SENDER_ADDRESS.check("Example <no-reply@example.com>").is_err());
+        assert!(
+            SENDER_ADDRESS
+                .check("Example <no-reply@example.com>")
+                .is_err()
+        );
         let queue = EnvVar::queue(&crate::queues::NOTIFY);
         assert_eq!(queue.name, "NOTIFY_QUEUE_URL");
         assert!(queue.check("http://127.0.0.1:4566/000000000000/q").is_ok());
         assert!(queue.check("arn:aws:sqs:us-east-1:1:q").is_err());
         assert!(STAGE.check("  ").is_err());
+        assert!(METRICS_PER_APP_ROUTES.check("false").is_ok());
+        assert!(METRICS_PER_APP_ROUTES.check("yes").is_err());
     }
 }

@@ -91,9 +91,10 @@ impl FunctionDef {
 
 /// What every function behind the HTTP API reads (`ob_api::Settings`, audit,
 /// CORS, request limits).
-const HTTP_ENV: [EnvVar; 7] = [
+const HTTP_ENV: [EnvVar; 8] = [
     env::STAGE,
     env::RUST_LOG,
+    env::METRICS_PER_APP_ROUTES,
     env::SIGNING_KEY_SECRET_ARN,
     env::CORS_ORIGINS,
     env::AUDIT_RETENTION_DAYS,
@@ -120,6 +121,7 @@ pub const AUTH: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
@@ -173,6 +175,7 @@ pub const FILES: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
@@ -210,6 +213,7 @@ pub const ADMIN: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::CORS_ORIGINS,
         env::AUDIT_RETENTION_DAYS,
@@ -238,6 +242,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
         env::WEBSOCKET_MANAGEMENT_URL,
     ],
@@ -269,6 +274,7 @@ pub const NOTIFY: FunctionDef = FunctionDef {
     env: &[
         env::STAGE,
         env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
         env::AUDIT_RETENTION_DAYS,
         env::SENDER_ADDRESS,
         env::SENDER_NAME,
@@ -318,7 +324,11 @@ mod tests {
                         assert!(function.tables.contains(&table));
                     }
                     EventSource::Queue(queue) => {
-                        assert!(!queue.dead_letter, "{} is a dead-letter queue", queue.logical_id);
+                        assert!(
+                            !queue.dead_letter,
+                            "{} is a dead-letter queue",
+                            queue.logical_id
+                        );
                         assert!(queues::ALL.contains(queue));
                     }
                 }

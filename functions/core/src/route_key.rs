@@ -129,7 +129,7 @@ impl RouteKey {
                     if tail.is_empty() {
                         return None;
                     }
-                    variables.push((name.clone(), decode(&tail)));
+                    variables.push((name.clone(), percent_decode(&tail)));
                     return Some(variables);
                 }
                 Segment::Literal(literal) => {
@@ -139,7 +139,7 @@ impl RouteKey {
                 }
                 Segment::Variable(name) => {
                     let value = parts.get(i).filter(|p| !p.is_empty())?;
-                    variables.push((name.clone(), decode(value)));
+                    variables.push((name.clone(), percent_decode(value)));
                 }
             }
         }
@@ -187,8 +187,8 @@ pub fn select<'a, T>(
         .min_by_key(|(key, _, _)| key.rank())
 }
 
-/// Percent-decodes a path segment; invalid escapes are kept as written.
-fn decode(raw: &str) -> String {
+/// Percent-decodes a URL component (`+` stays `+`); invalid escapes are kept as written.
+pub fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -289,7 +289,12 @@ pub async fn set_disabled(
 
 /// Replaces a user's password hash (a completed password reset). The reset
 /// proved the user reads mail at the address, so it also counts as verifying it.
-pub async fn set_password(store: &Store, app_id: &str, user_id: &str, password_hash: &str) -> Result<()> {
+pub async fn set_password(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<()> {
     let result = store
         .client
         .update_item()
@@ -317,7 +322,12 @@ pub async fn set_password(store: &Store, app_id: &str, user_id: &str, password_h
 /// Marks `email` verified for a user, only while it is still the user's
 /// address (a link sent to an old address proves nothing about a new one).
 /// Returns whether it was marked.
-pub async fn mark_email_verified(store: &Store, app_id: &str, user_id: &str, email: &str) -> Result<bool> {
+pub async fn mark_email_verified(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    email: &str,
+) -> Result<bool> {
     let result = store
         .client
         .update_item()

@@ -30,7 +30,7 @@ pub async fn serve(function: &'static FunctionDef) -> Result<(), Error> {
 }
 
 /// A cold start: checks the function's environment, starts logging, loads the
-/// SDK configuration and runs `init`. Any failure is logged and reported to the
+/// SDK configuration and runs `init`, then counts the cold start (`ColdStarts`). Any failure is logged and reported to the
 /// Runtime API's `/init/error` (so Lambda shows it as the init error, naming
 /// the variable or the call that failed) before it is returned.
 pub async fn start<T, F, Fut>(function: &'static FunctionDef, init: F) -> Result<T, Error>
@@ -38,6 +38,7 @@ where
     F: FnOnce(aws_config::SdkConfig, FunctionEnv) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
+    let started = std::time::Instant::now();
     let env = match FunctionEnv::load(function) {
         Ok(env) => env,
         Err(err) => {
@@ -49,9 +50,13 @@ where
         init_logging("info");
         return Err(init_failed("InvalidEnvironment", err).await);
     }
+    let metrics = ob_api::state::function_metrics(&env);
     let sdk = aws_config::load_from_env().await;
     match init(sdk, env).await {
-        Ok(ready) => Ok(ready),
+        Ok(ready) => {
+            metrics.cold_start(function.name, started.elapsed().as_secs_f64() * 1000.0);
+            Ok(ready)
+        }
         Err(err) => Err(init_failed("InitError", err).await),
     }
 }

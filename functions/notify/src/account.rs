@@ -11,7 +11,10 @@ use crate::Worker;
 use crate::send::{Failure, Tag};
 
 /// The app, when it exists and is active (a suspended app sends nothing).
-pub(crate) async fn active_app<P>(worker: &Worker<P>, app_id: &str) -> Result<Option<App>, Failure> {
+pub(crate) async fn active_app<P>(
+    worker: &Worker<P>,
+    app_id: &str,
+) -> Result<Option<App>, Failure> {
     Ok(apps::get(&worker.store, app_id)
         .await?
         .filter(|app| app.state == AppState::Active))
@@ -19,9 +22,16 @@ pub(crate) async fn active_app<P>(worker: &Worker<P>, app_id: &str) -> Result<Op
 
 /// Someone asked to reset the password of `email`: a link goes to the
 /// account's address if there is an account, and nothing happens otherwise.
-pub async fn password_reset<P: Push>(worker: &Worker<P>, app_id: &str, email: &str) -> Result<(), Failure> {
+pub async fn password_reset<P: Push>(
+    worker: &Worker<P>,
+    app_id: &str,
+    email: &str,
+) -> Result<(), Failure> {
     let Some(app) = active_app(worker, app_id).await? else {
-        tracing::info!(app_id, "password reset for a missing or suspended app: nothing sent");
+        tracing::info!(
+            app_id,
+            "password reset for a missing or suspended app: nothing sent"
+        );
         return Ok(());
     };
     let user = users::find_by_email(&worker.store, app_id, email)
@@ -29,10 +39,20 @@ pub async fn password_reset<P: Push>(worker: &Worker<P>, app_id: &str, email: &s
         .map(|record| record.user)
         .filter(|user| !user.disabled);
     let Some(user) = user else {
-        tracing::info!(app_id, "password reset for an address without an active account: nothing sent");
+        tracing::info!(
+            app_id,
+            "password reset for an address without an active account: nothing sent"
+        );
         return Ok(());
     };
-    send(worker, &app, &user, AccountMail::PasswordReset, Actor::Anonymous).await
+    send(
+        worker,
+        &app,
+        &user,
+        AccountMail::PasswordReset,
+        Actor::Anonymous,
+    )
+    .await
 }
 
 /// A verification link for a user found by id or by address; nothing when
@@ -55,7 +75,10 @@ pub async fn email_verification<P: Push>(
         .map(|r| r.user)
         .filter(|u| !u.disabled && !u.email_verified)
     else {
-        tracing::info!(app_id, "no unverified active account to verify: nothing sent");
+        tracing::info!(
+            app_id,
+            "no unverified active account to verify: nothing sent"
+        );
         return Ok(());
     };
     let actor = Actor::User(user.user_id.clone());
@@ -70,7 +93,10 @@ async fn send<P: Push>(
     actor: Actor,
 ) -> Result<(), Failure> {
     let store = &worker.store;
-    if suppression::find(store, &app.app_id, &user.email).await?.is_some() {
+    if suppression::find(store, &app.app_id, &user.email)
+        .await?
+        .is_some()
+    {
         tracing::info!(app_id = %app.app_id, kind = mail.template_name(), "address is suppressed: nothing sent");
         return Ok(());
     }
@@ -80,7 +106,11 @@ async fn send<P: Push>(
         AccountMail::PasswordReset => (
             Purpose::PasswordReset,
             s.password_reset_ttl_secs,
-            config.auth.password_reset_url.as_deref().unwrap_or(&s.password_reset_url),
+            config
+                .auth
+                .password_reset_url
+                .as_deref()
+                .unwrap_or(&s.password_reset_url),
             "auth.password_reset.email",
         ),
         AccountMail::EmailVerification => (
@@ -116,9 +146,12 @@ async fn send<P: Push>(
     .collect();
     // Overrides are checked against these variables when stored, so this
     // fails only for a template stored before that check: never retried.
-    let content = template
-        .render(&variables)
-        .map_err(|err| Failure::Permanent(format!("the app's {} template: {err}", mail.template_name())))?;
+    let content = template.render(&variables).map_err(|err| {
+        Failure::Permanent(format!(
+            "the app's {} template: {err}",
+            mail.template_name()
+        ))
+    })?;
     let tags = [
         Tag {
             name: "appId",

@@ -31,9 +31,17 @@ impl Settled {
 
 /// Delivers the notification `id` of `app_id` once. A duplicate job, or one
 /// whose notification another attempt is sending, does nothing.
-pub async fn notification<P: Push>(worker: &Worker<P>, app_id: &str, id: &str) -> Result<(), Failure> {
+pub async fn notification<P: Push>(
+    worker: &Worker<P>,
+    app_id: &str,
+    id: &str,
+) -> Result<(), Failure> {
     let Some(notification) = store::claim(&worker.store, app_id, id).await? else {
-        tracing::info!(app_id, notification_id = id, "already settled or being sent: nothing to do");
+        tracing::info!(
+            app_id,
+            notification_id = id,
+            "already settled or being sent: nothing to do"
+        );
         return Ok(());
     };
     let attempt = if active_app(worker, app_id).await?.is_none() {
@@ -82,7 +90,9 @@ async fn email<P: Push>(worker: &Worker<P>, n: &Notification) -> Result<Settled,
             .map(|record| record.user.email)
             .ok_or_else(|| Failure::Permanent(format!("the app has no user {user_id}")))?,
         Recipient::Phone(_) => {
-            return Err(Failure::Permanent("a phone number cannot receive e-mail".into()));
+            return Err(Failure::Permanent(
+                "a phone number cannot receive e-mail".into(),
+            ));
         }
     };
     if let Some(entry) = suppression::find(&worker.store, &n.app_id, &address).await? {
@@ -131,7 +141,9 @@ async fn sms<P: Push>(worker: &Worker<P>, n: &Notification) -> Result<Settled, F
 
 async fn push<P: Push>(worker: &Worker<P>, n: &Notification) -> Result<Settled, Failure> {
     let Recipient::UserId(user_id) = &n.to else {
-        return Err(Failure::Permanent("realtime notifications go to user ids only".into()));
+        return Err(Failure::Permanent(
+            "realtime notifications go to user ids only".into(),
+        ));
     };
     let content = n.content();
     let message = json!({
@@ -142,7 +154,8 @@ async fn push<P: Push>(worker: &Worker<P>, n: &Notification) -> Result<Settled, 
         "sentAt": clock::now_rfc3339(),
     })
     .to_string();
-    let report = realtime::push_to_user(&worker.store, &worker.push, &n.app_id, user_id, &message).await?;
+    let report =
+        realtime::push_to_user(&worker.store, &worker.push, &n.app_id, user_id, &message).await?;
     if report.delivered > 0 {
         Ok(Settled::sent(None))
     } else if report.failed > 0 {

@@ -102,7 +102,8 @@ mod tests {
         let outer = serde_json::json!({"Type": "Notification", "MessageId": "x",
             "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": inner.to_string()});
         assert_eq!(classify(&outer.to_string()), Work::SesEvent(inner));
-        let confirmation = serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "You have chosen"});
+        let confirmation =
+            serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "You have chosen"});
         assert_eq!(classify(&confirmation.to_string()), Work::Unknown);
     }
 }

@@ -59,13 +59,20 @@ pub fn read(event: &Value) -> Option<Returned> {
                 "permanent bounce ({})",
                 bounce["bounceSubType"].as_str().unwrap_or("General")
             );
-            (Reason::Bounce, detail, addresses(&bounce["bouncedRecipients"]), &bounce["timestamp"])
+            (
+                Reason::Bounce,
+                detail,
+                addresses(&bounce["bouncedRecipients"]),
+                &bounce["timestamp"],
+            )
         }
         "Complaint" => {
             let complaint = &event["complaint"];
             let detail = format!(
                 "complaint ({})",
-                complaint["complaintFeedbackType"].as_str().unwrap_or("unspecified")
+                complaint["complaintFeedbackType"]
+                    .as_str()
+                    .unwrap_or("unspecified")
             );
             (
                 Reason::Complaint,
@@ -94,7 +101,10 @@ pub fn read(event: &Value) -> Option<Returned> {
 /// notification failed, and audits each suppression.
 pub async fn apply<P>(worker: &Worker<P>, event: &Value) -> ob_core::Result<()> {
     let Some(returned) = read(event) else {
-        tracing::info!(event_type = event["eventType"].as_str().unwrap_or("?"), "SES event suppresses nothing");
+        tracing::info!(
+            event_type = event["eventType"].as_str().unwrap_or("?"),
+            "SES event suppresses nothing"
+        );
         return Ok(());
     };
     for address in &returned.addresses {
@@ -115,7 +125,13 @@ pub async fn apply<P>(worker: &Worker<P>, event: &Value) -> ob_core::Result<()> 
             changed_fields: vec![returned.reason.as_str().to_owned()],
             origin: Default::default(),
         };
-        if let Err(err) = audit::record(&worker.store, audit_entry, worker.settings.audit_retention_days).await {
+        if let Err(err) = audit::record(
+            &worker.store,
+            audit_entry,
+            worker.settings.audit_retention_days,
+        )
+        .await
+        {
             tracing::error!(error = %err, "could not write audit entry");
         }
         tracing::info!(app_id = %returned.app_id, reason = returned.reason.as_str(), "address suppressed");
@@ -173,11 +189,20 @@ mod tests {
             "mail": {"messageId": "m", "tags": {"appId": ["shop"]}}
         });
         let returned = read(&complaint).unwrap();
-        assert_eq!((returned.reason, returned.detail.as_str()), (Reason::Complaint, "complaint (abuse)"));
+        assert_eq!(
+            (returned.reason, returned.detail.as_str()),
+            (Reason::Complaint, "complaint (abuse)")
+        );
 
-        let untagged = serde_json::json!({"eventType": "Complaint", "complaint": {}, "mail": {"tags": {}}});
-        assert_eq!(read(&untagged), None, "mail sent without our tags has no app");
-        let delivery = serde_json::json!({"eventType": "Delivery", "mail": {"tags": {"appId": ["shop"]}}});
+        let untagged =
+            serde_json::json!({"eventType": "Complaint", "complaint": {}, "mail": {"tags": {}}});
+        assert_eq!(
+            read(&untagged),
+            None,
+            "mail sent without our tags has no app"
+        );
+        let delivery =
+            serde_json::json!({"eventType": "Delivery", "mail": {"tags": {"appId": ["shop"]}}});
         assert_eq!(read(&delivery), None);
     }
 }

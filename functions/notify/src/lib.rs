@@ -46,7 +46,9 @@ impl Settings {
             audit_retention_days: env.integer(&env::AUDIT_RETENTION_DAYS).unwrap_or(30),
             password_reset_url: env.required(&env::PASSWORD_RESET_URL)?.to_owned(),
             email_verification_url: env.required(&env::EMAIL_VERIFICATION_URL)?.to_owned(),
-            password_reset_ttl_secs: env.integer(&env::PASSWORD_RESET_TTL_SECONDS).unwrap_or(3600),
+            password_reset_ttl_secs: env
+                .integer(&env::PASSWORD_RESET_TTL_SECONDS)
+                .unwrap_or(3600),
             email_verification_ttl_secs: env
                 .integer(&env::EMAIL_VERIFICATION_TTL_SECONDS)
                 .unwrap_or(86_400),

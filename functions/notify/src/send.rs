@@ -95,7 +95,12 @@ impl Mailer {
     }
 
     /// Sends one e-mail to one address; the answer is SES's message id.
-    pub async fn send(&self, to: &str, content: &Rendered, tags: &[Tag<'_>]) -> Result<String, Failure> {
+    pub async fn send(
+        &self,
+        to: &str,
+        content: &Rendered,
+        tags: &[Tag<'_>],
+    ) -> Result<String, Failure> {
         let text = |data: &str| {
             Content::builder()
                 .data(data)

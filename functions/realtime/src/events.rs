@@ -104,6 +104,11 @@ fn stream_change(record: &Value) -> Option<StreamChange> {
         kind,
         old: image("OldImage")?,
         new: image("NewImage")?,
+        // Epoch seconds, fractional or whole (DynamoDB's precision setting).
+        created_at_ms: body["ApproximateCreationDateTime"]
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| (s * 1000.0) as u64),
     })
 }
 

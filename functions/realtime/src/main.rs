@@ -22,6 +22,7 @@ async fn main() -> Result<(), Error> {
             ),
             signer: TokenSigner::new(&key, &ob_api::state::issuer_for(stage))?,
             push: ManagementApi::new(&sdk, endpoint),
+            metrics: ob_api::state::function_metrics(&env),
         })
     })
     .await?;

@@ -90,7 +90,13 @@ async fn enqueue(state: &AppState, job: Job) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn audit_entry(app_id: &str, user_id: &str, action: &str, fields: &[&str], client: &Client) -> NewEntry {
+fn audit_entry(
+    app_id: &str,
+    user_id: &str,
+    action: &str,
+    fields: &[&str],
+    client: &Client,
+) -> NewEntry {
     NewEntry {
         app_id: app_id.to_owned(),
         actor: Actor::User(user_id.to_owned()),
@@ -165,7 +171,10 @@ async fn confirm_password_reset(
         .await
         .map_err(|err| match err {
             // The account was deleted after the link was sent.
-            ob_core::Error::NotFound(_) => ApiError::invalid("token", "is invalid, expired or already used; ask for a new link"),
+            ob_core::Error::NotFound(_) => ApiError::invalid(
+                "token",
+                "is invalid, expired or already used; ask for a new link",
+            ),
             other => other.into(),
         })?;
     let ended = sessions::revoke_all_for_user(store, app_id, &owner.user_id).await?;

@@ -8,6 +8,7 @@ use ob_core::sessions::{self, IssuedRefresh, Refresh};
 use ob_core::throttle::{self, LoginAttempt};
 use ob_core::users::{self, User};
 use ob_core::{Error, clock, passwords};
+use ob_metrics::AuthEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +17,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, AuthUser, Client};
 use crate::json::Json;
+use crate::request_id;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,7 +89,12 @@ async fn check_sign_in_allowed(state: &AppState, user: &User) -> Result<(), ApiE
     if user.email_verified {
         return Ok(());
     }
-    if state.app_facts(&user.app_id).await?.require_verified.sign_in {
+    if state
+        .app_facts(&user.app_id)
+        .await?
+        .require_verified
+        .sign_in
+    {
         return Err(ApiError::Domain(Error::EmailNotVerified));
     }
     Ok(())
@@ -110,6 +117,11 @@ fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthRe
         expires_in: ttl,
         token_type: "Bearer",
     })
+}
+
+/// Publishes a sign-in event of the key's app.
+fn count(state: &AppState, event: AuthEvent, app_id: &str) {
+    state.metrics().auth(event, app_id, &request_id::current());
 }
 
 fn entry(
@@ -209,6 +221,7 @@ async fn register(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
         axum::Json(tokens(&state, user, refresh)?),
@@ -249,7 +262,12 @@ async fn login(
         attempt.reserve(state.store()),
         users::find_by_email(state.store(), app_id, &email)
     );
-    reserved?;
+    if let Err(err) = reserved {
+        if matches!(err, Error::Throttled { .. }) {
+            count(&state, AuthEvent::LockOut, app_id);
+        }
+        return Err(err.into());
+    }
     let record = record?;
     // Unknown e-mails are verified against a dummy hash so both cases take as long.
     let hash = match &record {
@@ -277,6 +295,7 @@ async fn login(
                     &client,
                 ))
                 .await;
+            count(&state, AuthEvent::LoginFailure, app_id);
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
@@ -305,6 +324,7 @@ async fn login(
             &client,
         ))
         .await;
+    count(&state, AuthEvent::Login, app_id);
     Ok(axum::Json(tokens(&state, user, refresh)?))
 }
 

@@ -137,9 +137,10 @@ async fn content(
     let rendered = chosen.render(&variables)?;
     let text = rendered.text.as_deref().unwrap_or(&rendered.subject);
     match request.channel {
-        Channel::Email if rendered.subject.trim().is_empty() => {
-            Err(ApiError::invalid("message.subject", "an e-mail needs a subject"))
-        }
+        Channel::Email if rendered.subject.trim().is_empty() => Err(ApiError::invalid(
+            "message.subject",
+            "an e-mail needs a subject",
+        )),
         Channel::Sms | Channel::Realtime if text.trim().is_empty() => Err(ApiError::invalid(
             "message.text",
             "an SMS or a push needs a text (or a subject)",
@@ -161,7 +162,9 @@ fn recipients(request: &NotifyRequest) -> Result<Vec<Recipient>, ApiError> {
     }
     let mut seen = Vec::with_capacity(request.to.len());
     for (i, recipient) in request.to.iter().enumerate() {
-        let recipient = recipient.clone().validated(request.channel, &format!("to[{i}]"))?;
+        let recipient = recipient
+            .clone()
+            .validated(request.channel, &format!("to[{i}]"))?;
         if seen.contains(&recipient) {
             return Err(ApiError::invalid(&format!("to[{i}]"), "is named twice"));
         }
@@ -202,7 +205,10 @@ async fn send(
     let actor = sender(&key, &user)?;
     let request: NotifyRequest = serde_path_to_error::deserialize(body.clone()).map_err(|err| {
         let path = err.path().to_string();
-        ApiError::invalid(if path == "." { "body" } else { &path }, &err.into_inner().to_string())
+        ApiError::invalid(
+            if path == "." { "body" } else { &path },
+            &err.into_inner().to_string(),
+        )
     })?;
     if request.channel == Channel::Sms && !state.settings().sms_enabled {
         return Err(ApiError::invalid(
@@ -222,7 +228,8 @@ async fn send(
             Idempotency::Replay(answer) => return Ok(replayed(answer)),
             Idempotency::InProgress => {
                 return Err(Error::Conflict(
-                    "a request with this Idempotency-Key is still running; retry in a moment".into(),
+                    "a request with this Idempotency-Key is still running; retry in a moment"
+                        .into(),
                 )
                 .into());
             }
@@ -237,7 +244,8 @@ async fn send(
     let result = queue(&state, &app_id, &request, to, &rendered, &actor).await;
     match (&result, &idempotency_key) {
         (Ok(answer), Some(key)) => {
-            let json = serde_json::to_value(answer).map_err(|e| Error::internal("encode answer", e))?;
+            let json =
+                serde_json::to_value(answer).map_err(|e| Error::internal("encode answer", e))?;
             store::finish_idempotent(state.store(), &app_id, key, &json).await?;
         }
         (Err(_), Some(key)) => {
@@ -329,7 +337,8 @@ async fn queue(
     .await;
     if let Err(err) = enqueued {
         if limit.is_some()
-            && let Err(release) = store::release_quota(state.store(), app_id, request.channel, count).await
+            && let Err(release) =
+                store::release_quota(state.store(), app_id, request.channel, count).await
         {
             tracing::error!(error = %release, "could not give back quota");
         }

@@ -214,8 +214,11 @@ impl ConfigBody {
             self.notifications.as_ref().unwrap_or(&no_templates),
             other.notifications.as_ref().unwrap_or(&no_templates),
         );
-        let names: std::collections::BTreeSet<&String> =
-            mine.templates.keys().chain(theirs.templates.keys()).collect();
+        let names: std::collections::BTreeSet<&String> = mine
+            .templates
+            .keys()
+            .chain(theirs.templates.keys())
+            .collect();
         for name in names {
             if mine.templates.get(name) != theirs.templates.get(name) {
                 changed.push(format!("{NOTIFICATIONS_KEY}.templates.{name}"));

@@ -164,9 +164,16 @@ mod tests {
         let verify = r#"{"v":1,"kind":"emailVerification","appId":"a","userId":"u"}"#;
         assert!(matches!(
             Envelope::parse(verify).map(|e| e.job),
-            Some(Job::EmailVerification { user_id: Some(_), email: None, .. })
+            Some(Job::EmailVerification {
+                user_id: Some(_),
+                email: None,
+                ..
+            })
         ));
-        assert_eq!(Envelope::parse(r#"{"v":2,"kind":"passwordReset","appId":"a","email":"e"}"#), None);
+        assert_eq!(
+            Envelope::parse(r#"{"v":2,"kind":"passwordReset","appId":"a","email":"e"}"#),
+            None
+        );
         assert_eq!(Envelope::parse(r#"{"Type":"Notification"}"#), None);
     }
 }

@@ -125,12 +125,20 @@ mod tests {
             text: Some("{{link}} {{password}}".into()),
             html: None,
         };
-        assert!(AccountMail::PasswordReset.validate_override(&odd, "t").is_err());
+        assert!(
+            AccountMail::PasswordReset
+                .validate_override(&odd, "t")
+                .is_err()
+        );
         let no_link = Template {
             subject: "s".into(),
             text: Some("hello".into()),
             html: None,
         };
-        assert!(AccountMail::EmailVerification.validate_override(&no_link, "t").is_err());
+        assert!(
+            AccountMail::EmailVerification
+                .validate_override(&no_link, "t")
+                .is_err()
+        );
     }
 }

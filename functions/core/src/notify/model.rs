@@ -219,7 +219,8 @@ impl Notification {
         Ok(Self {
             id: attr::get_s(item, "id")?,
             app_id: attr::get_s(item, "appId")?,
-            channel: Channel::parse(&attr::get_s(item, "channel")?).ok_or_else(|| bad("channel"))?,
+            channel: Channel::parse(&attr::get_s(item, "channel")?)
+                .ok_or_else(|| bad("channel"))?,
             to: Recipient::from_key(&attr::get_s(item, "to")?).ok_or_else(|| bad("recipient"))?,
             status: Status::parse(&attr::get_s(item, "status")?).ok_or_else(|| bad("status"))?,
             template: attr::opt_s(item, "template"),

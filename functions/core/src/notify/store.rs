@@ -406,7 +406,12 @@ pub async fn reserve_quota(
 }
 
 /// Gives back sends reserved for a request that then failed.
-pub async fn release_quota(store: &Store, app_id: &str, channel: Channel, count: u32) -> Result<()> {
+pub async fn release_quota(
+    store: &Store,
+    app_id: &str,
+    channel: Channel,
+    count: u32,
+) -> Result<()> {
     let (day, _) = utc_day(clock::now_epoch());
     store
         .client

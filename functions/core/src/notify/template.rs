@@ -61,9 +61,7 @@ fn variable_name_ok(name: &str) -> bool {
             .bytes()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// Splits a part into literals and `{{ name }}` placeholders; `field` names
@@ -76,9 +74,9 @@ fn parse<'a>(field: &str, part: &'a str) -> Result<Vec<Piece<'a>>> {
             pieces.push(Piece::Literal(&rest[..open]));
         }
         let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or_else(|| {
-            Error::invalid(field, "has a '{{' without a closing '}}'")
-        })?;
+        let close = after
+            .find("}}")
+            .ok_or_else(|| Error::invalid(field, "has a '{{' without a closing '}}'"))?;
         let name = after[..close].trim();
         if !variable_name_ok(name) {
             return Err(Error::invalid(
@@ -152,9 +150,7 @@ impl Template {
         if self.text.is_none() && self.html.is_none() {
             return Err(Error::invalid(field, "needs a text or an html body"));
         }
-        if self.subject.chars().count() > MAX_SUBJECT_CHARS
-            || self.subject.contains(['\r', '\n'])
-        {
+        if self.subject.chars().count() > MAX_SUBJECT_CHARS || self.subject.contains(['\r', '\n']) {
             return Err(Error::invalid(
                 format!("{field}.subject"),
                 format!("must be one line of at most {MAX_SUBJECT_CHARS} characters"),
@@ -317,17 +313,15 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused_naming_the_part() {
-        let bad = |subject: &str, text: Option<&str>, html: Option<&str>| {
-            match (Template {
-                subject: subject.into(),
-                text: text.map(str::to_owned),
-                html: html.map(str::to_owned),
-            })
-            .validate("notifications.templates.w")
-            {
-                Err(Error::Invalid { field, .. }) => field,
-                other => panic!("{other:?}"),
-            }
+        let bad = |subject: &str, text: Option<&str>, html: Option<&str>| match (Template {
+            subject: subject.into(),
+            text: text.map(str::to_owned),
+            html: html.map(str::to_owned),
+        })
+        .validate("notifications.templates.w")
+        {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
         };
         assert_eq!(bad("s", None, None), "notifications.templates.w");
         assert_eq!(
@@ -343,10 +337,7 @@ mod tests {
             "notifications.templates.w.subject"
         );
         let big = "x".repeat(MAX_BODY_BYTES + 1);
-        assert_eq!(
-            bad("s", Some(&big), None),
-            "notifications.templates.w.text"
-        );
+        assert_eq!(bad("s", Some(&big), None), "notifications.templates.w.text");
         assert!(
             Template {
                 subject: String::new(),

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::stream::{self, StreamExt};
+use ob_metrics::RealtimeActivity;
 use serde_json::{Value, json};
 
 use crate::attr::{self, Item};
@@ -42,10 +43,13 @@ pub struct StreamChange {
     pub kind: ChangeKind,
     pub old: Option<Item>,
     pub new: Option<Item>,
+    /// When the change was written (the stream record's approximate creation
+    /// time, milliseconds since the epoch), for the fan-out lag metric.
+    pub created_at_ms: Option<u64>,
 }
 
-/// What a fan-out did, for logs and the batch response.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a fan-out did, for logs, metrics and the batch response.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FanOutReport {
     /// Sequence numbers to retry.
     pub failed: Vec<String>,
@@ -54,6 +58,8 @@ pub struct FanOutReport {
     pub removed: usize,
     /// Changes skipped as undecodable.
     pub skipped: usize,
+    /// Per app: messages delivered, connections found gone, each change's lag.
+    pub by_app: BTreeMap<String, RealtimeActivity>,
 }
 
 /// A decoded record change of one app.
@@ -63,6 +69,7 @@ struct Decoded {
     kind: ChangeKind,
     old: Option<Record>,
     new: Option<Record>,
+    created_at_ms: Option<u64>,
 }
 
 impl Decoded {
@@ -89,6 +96,7 @@ fn decode(change: &StreamChange) -> Option<Result<Decoded>> {
             kind: change.kind,
             old: read(&change.old)?,
             new: read(&change.new)?,
+            created_at_ms: change.created_at_ms,
         })
     })())
 }
@@ -155,8 +163,9 @@ pub async fn fan_out<P: Push>(store: &Store, push: &P, changes: &[StreamChange])
         .collect()
         .await;
 
-    // Per connection, its messages in stream order.
-    let mut outbox: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Per connection (and its app), its messages in stream order.
+    let mut outbox: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut fanned_out: Vec<&Decoded> = Vec::new();
     for change in &decoded {
         let Some(record) = change.record() else {
             continue;
@@ -181,27 +190,43 @@ pub async fn fan_out<P: Push>(store: &Store, push: &P, changes: &[StreamChange])
             report.failed.push(change.sequence.clone());
             continue;
         }
+        fanned_out.push(change);
         for (connection, member) in recipients {
             if let Some(event) = event_for(change, member) {
                 outbox
-                    .entry(connection.to_owned())
+                    .entry((change.app_id.clone(), connection.to_owned()))
                     .or_default()
                     .push(event.to_string());
             }
         }
     }
 
-    let outcomes: Vec<(usize, bool)> =
-        stream::iter(outbox)
-            .map(|(connection, messages)| async move {
-                deliver(store, push, &connection, &messages).await
-            })
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
-    for (delivered, removed) in outcomes {
+    let outcomes: Vec<(String, usize, bool)> = stream::iter(outbox)
+        .map(|((app, connection), messages)| async move {
+            let (delivered, removed) = deliver(store, push, &connection, &messages).await;
+            (app, delivered, removed)
+        })
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    for (app, delivered, removed) in outcomes {
         report.delivered += delivered;
         report.removed += usize::from(removed);
+        let activity = report.by_app.entry(app).or_default();
+        activity.deliveries += delivered as u64;
+        activity.gone += u64::from(removed);
+    }
+    let now = ob_metrics::emf::now_ms();
+    for change in fanned_out {
+        if let Some(created) = change.created_at_ms {
+            let lag = now.saturating_sub(created) as f64;
+            report
+                .by_app
+                .entry(change.app_id.clone())
+                .or_default()
+                .lag_ms
+                .push(lag);
+        }
     }
     report
 }
@@ -269,6 +294,7 @@ mod tests {
             kind,
             old,
             new,
+            created_at_ms: None,
         }
     }
 
@@ -328,6 +354,7 @@ mod tests {
             kind: ChangeKind::Insert,
             old: None,
             new: Some(index_entry),
+            created_at_ms: None,
         };
         assert!(decode(&skip).is_none());
         let mut broken = Item::new();
@@ -338,6 +365,7 @@ mod tests {
             kind: ChangeKind::Insert,
             old: None,
             new: Some(broken),
+            created_at_ms: None,
         };
         assert!(matches!(decode(&poison), Some(Err(_))));
     }

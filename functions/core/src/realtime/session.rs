@@ -5,6 +5,7 @@
 //! `{"type": "subscribed" | "unsubscribed" | "sent" | "pong", ...}` or
 //! `{"type": "error", "error": {"code", "message", "requestId"}}`.
 
+use ob_metrics::{Metrics, RealtimeActivity};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,12 +24,14 @@ use super::{Channel, Push};
 /// Largest `data` of a `sendMessage`, in bytes of JSON (API Gateway frames are 32 KB).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
-/// The realtime service: storage, token verification and a way to push.
+/// The realtime service: storage, token verification, a way to push, and
+/// where its metrics go (connections, deliveries, gone connections, lag).
 #[derive(Debug, Clone)]
 pub struct Realtime<P> {
     pub store: Store,
     pub signer: TokenSigner,
     pub push: P,
+    pub metrics: Metrics,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +121,11 @@ impl<P: Push> Realtime<P> {
             token_expires_at: claims.exp,
         };
         connections::open(&self.store, &connection).await?;
+        let opened = RealtimeActivity {
+            connections: 1,
+            ..RealtimeActivity::default()
+        };
+        self.metrics.realtime(&connection.app_id, &opened);
         Ok(connection)
     }
 
@@ -269,16 +277,24 @@ impl<P: Push> Realtime<P> {
                 std::slice::from_ref(&message),
             )
         });
-        let delivered: usize = futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .map(|(n, _)| n)
-            .sum();
+        let outcomes = futures::future::join_all(sends).await;
+        let delivered: usize = outcomes.iter().map(|(n, _)| n).sum();
+        let activity = RealtimeActivity {
+            deliveries: delivered as u64,
+            gone: outcomes.iter().filter(|(_, gone)| *gone).count() as u64,
+            ..RealtimeActivity::default()
+        };
+        self.metrics.realtime(&connection.app_id, &activity);
         Ok(json!({"type": "sent", "channel": name, "delivered": delivered}))
     }
 
     /// Fans a batch of data-table changes out to subscribers.
+    /// Publishes each app's deliveries, gone connections and lags.
     pub async fn fan_out(&self, changes: &[fanout::StreamChange]) -> fanout::FanOutReport {
-        fanout::fan_out(&self.store, &self.push, changes).await
+        let report = fanout::fan_out(&self.store, &self.push, changes).await;
+        for (app, activity) in &report.by_app {
+            self.metrics.realtime(app, activity);
+        }
+        report
     }
 }

@@ -65,7 +65,13 @@ fn check_path(
 /// Refuses writes of a user whose address is unverified (as the access token
 /// says) when the app's config requires verified addresses to write data.
 async fn check_may_write(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
-    if !user.claims.ev && state.app_facts(&user.claims.app).await?.require_verified.data_write {
+    if !user.claims.ev
+        && state
+            .app_facts(&user.claims.app)
+            .await?
+            .require_verified
+            .data_write
+    {
         return Err(ApiError::Domain(ob_core::Error::EmailNotVerified));
     }
     Ok(())
