@@ -20,6 +20,8 @@ use crate::stage::Stage;
 pub struct Names {
     pub bucket: String,
     pub execution_role: String,
+    /// The managed policy every role of the stack carries as its boundary.
+    pub boundary_policy: String,
     pub secret: String,
 }
 
@@ -34,14 +36,11 @@ impl Names {
         }
         Self {
             bucket,
-            execution_role: truncate(&format!("{stack_name}-cfn-exec"), 64),
+            execution_role: policies::execution_role_name(stack_name),
+            boundary_policy: policies::boundary_policy_name(stack_name),
             secret: format!("{stack_name}/jwt-signing-key"),
         }
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 /// The bootstrap resources as a deploy uses them.
@@ -50,6 +49,8 @@ fn truncate(s: &str, max: usize) -> String {
 pub struct Bootstrapped {
     pub bucket: String,
     pub execution_role_arn: String,
+    /// Every role of the stack must carry it (a template parameter).
+    pub permissions_boundary_arn: String,
     pub secret_arn: String,
 }
 
@@ -61,6 +62,9 @@ pub struct Report {
     #[serde(flatten)]
     pub resources: Bootstrapped,
     pub created: Vec<String>,
+    /// What this run removed (the execution role of older versions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 impl std::fmt::Display for Report {
@@ -69,7 +73,11 @@ impl std::fmt::Display for Report {
         writeln!(f, "stage {} is bootstrapped:", self.stage)?;
         writeln!(f, "  artifacts bucket   {}", r.bucket)?;
         writeln!(f, "  execution role     {}", r.execution_role_arn)?;
+        writeln!(f, "  role boundary      {}", r.permissions_boundary_arn)?;
         writeln!(f, "  signing-key secret {}", r.secret_arn)?;
+        for removed in &self.removed {
+            writeln!(f, "removed {removed}")?;
+        }
         if self.created.is_empty() {
             write!(f, "nothing to create: everything already existed")
         } else {
@@ -87,12 +95,17 @@ pub async fn ensure(aws: &Aws, stage: &Stage) -> Result<Report> {
         created.push(format!("bucket {}", names.bucket));
     }
     let stack = &stage.config.stack_name;
+    let (boundary_arn, new_boundary) = ensure_boundary(aws, &names, stack, &account).await?;
+    if new_boundary {
+        created.push(format!("policy {}", names.boundary_policy));
+    }
     let configuration_set = stage.config.notifications.configuration_set(stack);
     let (role_arn, new_role) =
         ensure_role(aws, &names, stack, &account, &configuration_set).await?;
     if new_role {
         created.push(format!("role {}", names.execution_role));
     }
+    let removed = remove_legacy_role(aws, stack).await?;
     let (secret_arn, new_secret) = ensure_secret(aws, &names.secret, &stage.name).await?;
     if new_secret {
         created.push(format!("secret {}", names.secret));
@@ -106,9 +119,11 @@ pub async fn ensure(aws: &Aws, stage: &Stage) -> Result<Report> {
         resources: Bootstrapped {
             bucket: names.bucket,
             execution_role_arn: role_arn,
+            permissions_boundary_arn: boundary_arn,
             secret_arn,
         },
         created,
+        removed,
     })
 }
 
@@ -153,6 +168,23 @@ pub async fn resolve(aws: &Aws, stage: &Stage) -> Result<Bootstrapped> {
         }
         Err(err) => return Err(aws_error("read the CloudFormation execution role", &err)),
     };
+    let boundary_arn = policies::boundary_arn(&stage.config.stack_name, &account);
+    match aws
+        .iam()
+        .get_policy()
+        .policy_arn(&boundary_arn)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => {
+            return Err(missing(&format!(
+                "the roles' permissions boundary {}",
+                names.boundary_policy
+            )));
+        }
+        Err(err) => return Err(aws_error("read the roles' permissions boundary", &err)),
+    }
     let secret = aws
         .secrets()
         .describe_secret()
@@ -169,9 +201,11 @@ pub async fn resolve(aws: &Aws, stage: &Stage) -> Result<Bootstrapped> {
     Ok(Bootstrapped {
         bucket: names.bucket,
         execution_role_arn: role_arn,
+        permissions_boundary_arn: boundary_arn,
         secret_arn,
     })
 }
 
+pub mod policies;
 mod resources;
-use resources::{ensure_bucket, ensure_role, ensure_secret};
+use resources::{ensure_boundary, ensure_bucket, ensure_role, ensure_secret, remove_legacy_role};

@@ -45,7 +45,11 @@ pub(crate) fn fake_artifacts(label: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for function in ob_core::functions::ALL.iter().map(|f| f.name) {
-        let bytes = obctl::build::zip::pack(format!("fake {function}").as_bytes()).unwrap();
+        let bytes = obctl::build::zip::pack(
+            format!("fake {function}").as_bytes(),
+            obctl::build::zip::Compression::Fast,
+        )
+        .unwrap();
         let hash = obctl::build::zip::sha256_hex(&bytes);
         std::fs::write(dir.join(format!("{function}-{hash}.zip")), bytes).unwrap();
     }

@@ -49,8 +49,14 @@ fn with_changed_auth(from: &Path, to: &Path) {
     binary.push(0); // still a valid ELF: trailing bytes are ignored by the loader
     let patched = to.join("bootstrap-auth");
     std::fs::write(&patched, binary).expect("write");
-    obctl::build::package("auth", &patched, obctl::stage::Architecture::X86_64, to)
-        .expect("package");
+    let cache = obctl::build::cache::ZipCache::at(to.join("cache"));
+    let packing = obctl::build::Packing {
+        arch: obctl::stage::Architecture::X86_64,
+        compression: obctl::build::zip::Compression::Fast,
+        cache: &cache,
+    };
+    obctl::build::package("auth", &patched, &packing, to).expect("package");
+    std::fs::remove_dir_all(to.join("cache")).expect("cleanup");
     std::fs::remove_file(patched).expect("cleanup");
 }
 
@@ -90,10 +96,11 @@ async fn deploy_lifecycle_on_the_emulator() {
     // Bootstrap is idempotent.
     let first = obctl(&emu, &["bootstrap", "--stage", "local", "--output", "json"]);
     ok(&first);
-    // The artifacts bucket, the execution role, the signing key and the SES sender identity.
-    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(4));
+    // The artifacts bucket, the roles' boundary, the execution role, the signing key
+    // and the SES sender identity.
+    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(5));
     assert!(
-        first.json()["created"][3]
+        first.json()["created"][4]
             .as_str()
             .is_some_and(|c| c.starts_with("SES identity no-reply@localhost.example")),
         "{}",
@@ -110,7 +117,7 @@ async fn deploy_lifecycle_on_the_emulator() {
         &emu,
         &["build", "--stage", "local", "--out-dir", &a_arg],
     ));
-    ok(&obctl(
+    let second = obctl(
         &emu,
         &[
             "build",
@@ -118,8 +125,19 @@ async fn deploy_lifecycle_on_the_emulator() {
             "local",
             "--out-dir",
             &b.to_string_lossy(),
+            "--output",
+            "json",
         ],
-    ));
+    );
+    ok(&second);
+    // The binaries did not change in between: no function is deflated again.
+    let reused: Vec<bool> = second.json()["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .map(|a| a["reused"] == true)
+        .collect();
+    assert_eq!(reused, [true; 5], "{}", second.stdout);
     let built = zips(&a);
     assert_eq!(
         built.len(),

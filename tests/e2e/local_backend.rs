@@ -19,6 +19,7 @@ use ob_tests::obctl::{obctl, obctl_bin};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::local_metrics::{self, Backend, Caller};
 use crate::realtime::{Socket, next};
 
 /// `obctl dev`, killed when dropped; what it printed is kept.
@@ -94,13 +95,15 @@ fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     )
 }
 
-fn start_dev(emu: &ob_tests::Emulator) -> (DevServer, String) {
+/// `obctl dev` for the `local` stage on a free port, with `flags`; returns it and its `host:port`.
+fn start_dev(emu: &ob_tests::Emulator, flags: &[&str]) -> (DevServer, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
     let mut child = Command::new(obctl_bin())
         .args(["dev", "--stage", "local", "--port", &port.to_string()])
+        .args(flags)
         .current_dir(ob_tests::emulator::workspace_root())
         .envs(emu.env_vars())
         .stdout(Stdio::piped())
@@ -292,12 +295,23 @@ async fn file_round_trip(base: &str, key: &str, token: &str) {
 pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     let demo_key = app_with_key(emu, "demo");
     let rival_key = app_with_key(emu, "rival");
-    let (server, base) = start_dev(emu);
+    let (server, base) = start_dev(emu, &[]);
     functions_run_as_child_processes(&server, &base).await;
     every_template_route_reaches_its_function(&server, &base).await;
     let (_, ada) = register(&base, "demo", &demo_key, "ada").await;
     let (bob_id, bob) = register(&base, "demo", &demo_key, "bob").await;
     let (carol_id, carol) = register(&base, "rival", &rival_key, "carol").await;
+    let demo = Caller {
+        app: "demo",
+        key: &demo_key,
+        token: &ada,
+    };
+    let rival = Caller {
+        app: "rival",
+        key: &rival_key,
+        token: &carol,
+    };
+    local_metrics::per_app_and_route(&base, demo, rival, Backend::Processes).await;
 
     file_round_trip(&base, &demo_key, &ada).await;
 
@@ -323,6 +337,11 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
     crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
     crate::local_outbox::notify_commands(emu, &server);
+    drop(server);
+
+    // `--in-process` serves the same numbers from the API's own metrics.
+    let (_server, base) = start_dev(emu, &["--in-process"]);
+    local_metrics::per_app_and_route(&base, demo, rival, Backend::InProcess).await;
 }
 
 /// A conflicting registration (a cancelled transaction on the users table) and a

@@ -62,6 +62,7 @@ fn artifact_keys_and_signing_key_are_parameters_without_defaults() {
         names,
         [
             "ArtifactsBucket",
+            "PermissionsBoundaryArn",
             "SigningKeySecretArn",
             "AuthCodeKey",
             "DataCodeKey",

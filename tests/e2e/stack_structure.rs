@@ -157,9 +157,16 @@ fn prod_protects_every_stateful_resource() {
         assert_eq!(block[flag], true, "{flag}");
     }
     assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    // Any app's registered origin may upload: the URL is the credential.
+    let cors = &bucket["CorsConfiguration"]["CorsRules"][0];
     assert_eq!(
-        bucket["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"],
-        serde_yaml::from_str::<Value>("[https://app.example.com]").expect("yaml")
+        cors["AllowedOrigins"],
+        serde_yaml::from_str::<Value>("['*']").expect("yaml")
+    );
+    assert!(cors.get("AllowCredentials").is_none());
+    assert_eq!(
+        cors["AllowedMethods"],
+        serde_yaml::from_str::<Value>("[GET, PUT, HEAD]").expect("yaml")
     );
     let local = rendered("local");
     assert_eq!(
@@ -215,7 +222,8 @@ fn each_role_names_only_its_own_resources_and_never_wildcards() {
     let others = |function: &str| -> &[&str] {
         match function {
             "files" => &["FilesBucket"],
-            "realtime" | "notify" => &["WebSocketApi"],
+            "realtime" => &["WebSocketApi", "RealtimeFailedBatches"],
+            "notify" => &["WebSocketApi"],
             _ => &[],
         }
     };
@@ -324,4 +332,140 @@ fn functions_receive_tables_under_the_core_env_names() {
         template["Resources"]["DataFunction"]["Properties"]["MemorySize"], 256,
         "stage default"
     );
+}
+
+/// The actions of one statement (by Sid) of a role, sorted.
+fn statement_actions(template: &Value, role: &str, sid: &str) -> Option<BTreeSet<String>> {
+    let statement = statements(&template["Resources"][role])
+        .into_iter()
+        .find(|s| s["Sid"].as_str() == Some(sid))?;
+    Some(match &statement["Action"] {
+        Value::String(a) => BTreeSet::from([a.clone()]),
+        Value::Sequence(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        other => panic!("{role}/{sid}: unexpected Action {other:?}"),
+    })
+}
+
+fn set(actions: &[&str]) -> BTreeSet<String> {
+    actions.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[test]
+fn roles_grant_only_what_their_functions_call() {
+    let template = rendered("prod");
+    let expected: [(&str, &str, &[&str]); 6] = [
+        (
+            "AuthRole",
+            "Users",
+            // UpdateItem: a new password (reset) and the verified flag.
+            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        ),
+        (
+            "AuthRole",
+            "Sessions",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+        ),
+        ("AdminRole", "Config", &["dynamodb:UpdateItem"]),
+        (
+            "DataRole",
+            "Records",
+            &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+            ],
+        ),
+        (
+            "RealtimeRole",
+            "Connections",
+            &[
+                "dynamodb:BatchWriteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+            ],
+        ),
+        ("AuthRole", "RecordApiKeyUse", &["dynamodb:UpdateItem"]),
+    ];
+    for (role, sid, actions) in expected {
+        assert_eq!(
+            statement_actions(&template, role, sid),
+            Some(set(actions)),
+            "{role}/{sid}"
+        );
+    }
+    assert_eq!(
+        statement_actions(&template, "AuthRole", "SessionsOfUser"),
+        Some(set(&["dynamodb:Query"])),
+        "a password reset ends every session of the user (found through byUser)"
+    );
+    assert_eq!(
+        statement_actions(&template, "AuthRole", "EnqueueAccountEmails"),
+        Some(set(&["sqs:SendMessage"])),
+        "reset and verification e-mails are only enqueued"
+    );
+    // Stamping a key's use writes `lastUsedAt` only, and only where keys are used over HTTP.
+    for function in ob_core::functions::ALL {
+        let role = format!("{}Role", function.resource_prefix());
+        let statement = statements(&template["Resources"][role.as_str()])
+            .into_iter()
+            .find(|s| s["Sid"].as_str() == Some("RecordApiKeyUse"));
+        let Some(statement) = statement else {
+            assert!(!function.serves_http(), "{role} records key use");
+            continue;
+        };
+        assert!(function.serves_http(), "{role} never records key use");
+        let condition = &statement["Condition"];
+        assert_eq!(
+            condition["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+            serde_yaml::from_str::<Value>("[appId, keyId, lastUsedAt]").expect("yaml"),
+            "{role}"
+        );
+        assert_eq!(
+            condition["StringEqualsIfExists"]["dynamodb:ReturnValues"],
+            "NONE"
+        );
+    }
+}
+
+#[test]
+fn every_role_carries_the_permissions_boundary() {
+    for stage in ["local", "dev", "prod"] {
+        let template = rendered(stage);
+        for (id, role) in of_type(&template, "AWS::IAM::Role") {
+            assert_eq!(
+                role["Properties"]["PermissionsBoundary"],
+                serde_yaml::from_str::<Value>("{Ref: PermissionsBoundaryArn}").expect("yaml"),
+                "{stage}: {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn failed_stream_batches_are_kept_and_alarmed() {
+    let template = rendered("prod");
+    let resources = &template["Resources"];
+    let yaml = |text: &str| serde_yaml::from_str::<Value>(text).expect("yaml");
+    assert_eq!(
+        resources["RealtimeStreamMapping"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
+        yaml("{Fn::GetAtt: [RealtimeFailedBatches, Arn]}")
+    );
+    assert_eq!(
+        resources["RealtimeFailedBatches"]["Type"],
+        "AWS::SQS::Queue"
+    );
+    let alarm = &resources["RealtimeFailedBatchesNotEmptyAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(alarm["AlarmActions"], yaml("[{Ref: AlarmTopic}]"));
 }

@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{
 use serde_json::json;
 
 use super::Names;
+use super::policies::{self, boundary_policy, execution_policy};
 use crate::aws::{Aws, aws_error, error_code};
 use crate::error::Result;
 
@@ -122,55 +123,99 @@ async fn apply_bucket_protections(
     Ok(())
 }
 
-/// The role CloudFormation assumes to deploy the stack: it may manage only
-/// resources named after the stack, so a deploy cannot touch anything else.
-fn execution_policy(stack: &str, account: &str, configuration_set: &str) -> serde_json::Value {
-    let lower = stack.to_lowercase();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Tables", "Effect": "Allow", "Action": "dynamodb:*",
-             "Resource": [format!("arn:aws:dynamodb:*:{account}:table/{stack}-*")]},
-            {"Sid": "FilesBucket", "Effect": "Allow", "Action": "s3:*",
-             "Resource": [format!("arn:aws:s3:::{lower}-*")]},
-            {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-             "Resource": [format!("arn:aws:s3:::{lower}-artifacts-*/*"), "arn:aws:s3:::ob-artifacts-*/*"]},
-            {"Sid": "Functions", "Effect": "Allow", "Action": "lambda:*",
-             "Resource": [format!("arn:aws:lambda:*:{account}:function:{stack}-*"),
-                          format!("arn:aws:lambda:*:{account}:event-source-mapping:*")]},
-            {"Sid": "EventSourceMappings", "Effect": "Allow",
-             "Action": ["lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping",
-                        "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
-                        "lambda:ListEventSourceMappings"],
-             "Resource": "*"},
-            {"Sid": "Roles", "Effect": "Allow",
-             "Action": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole",
-                        "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy",
-                        "iam:TagRole", "iam:UntagRole", "iam:PassRole", "iam:UpdateAssumeRolePolicy"],
-             "Resource": [format!("arn:aws:iam::{account}:role/{stack}-*")]},
-            {"Sid": "Logs", "Effect": "Allow", "Action": "logs:*",
-             "Resource": [format!("arn:aws:logs:*:{account}:log-group:/aws/lambda/{stack}-*"),
-                          format!("arn:aws:logs:*:{account}:log-group:/aws/apigateway/{stack}-*")]},
-            {"Sid": "LogDelivery", "Effect": "Allow",
-             "Action": ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:DescribeLogGroups",
-                        "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"],
-             "Resource": "*"},
-            {"Sid": "Apis", "Effect": "Allow",
-             "Action": ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
-             "Resource": ["arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*"]},
-            {"Sid": "Alarms", "Effect": "Allow", "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource"],
-             "Resource": [format!("arn:aws:cloudwatch:*:{account}:alarm:{stack}-*")]},
-            {"Sid": "Topics", "Effect": "Allow", "Action": "sns:*",
-             "Resource": [format!("arn:aws:sns:*:{account}:{stack}-alarms"),
-                          format!("arn:aws:sns:*:{account}:{stack}-ses-events"),
-                          format!("arn:aws:sns:*:{account}:{stack}-ses-events:*")]},
-            {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*",
-             "Resource": [format!("arn:aws:sqs:*:{account}:{stack}-*")]},
-            {"Sid": "SesConfigurationSet", "Effect": "Allow", "Action": "ses:*",
-             "Resource": [format!("arn:aws:ses:*:{account}:configuration-set/{configuration_set}")]}
-        ]
-    })
+/// Creates the roles' permissions boundary, or makes its current version the
+/// one this obctl writes; returns its ARN and whether it was created.
+pub(super) async fn ensure_boundary(
+    aws: &Aws,
+    names: &Names,
+    stack: &str,
+    account: &str,
+) -> Result<(String, bool)> {
+    let iam = aws.iam();
+    let arn = policies::boundary_arn(stack, account);
+    let document = boundary_policy(stack, account).to_string();
+    match iam.get_policy().policy_arn(&arn).send().await {
+        Ok(_) => {}
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => {
+            let out = iam
+                .create_policy()
+                .policy_name(&names.boundary_policy)
+                .description(format!(
+                    "The most any role of {stack} may do (created by obctl bootstrap)"
+                ))
+                .policy_document(&document)
+                .send()
+                .await
+                .map_err(|err| aws_error("create the roles' permissions boundary", &err))?;
+            let arn = out
+                .policy()
+                .and_then(|p| p.arn())
+                .map_or(arn, str::to_owned);
+            return Ok((arn, true));
+        }
+        Err(err) => return Err(aws_error("read the roles' permissions boundary", &err)),
+    }
+    // A policy keeps at most 5 versions: drop the old ones, then write this one.
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .map_err(|err| aws_error("list the boundary's versions", &err))?;
+    for version in versions.versions() {
+        if !version.is_default_version()
+            && let Some(id) = version.version_id()
+        {
+            iam.delete_policy_version()
+                .policy_arn(&arn)
+                .version_id(id)
+                .send()
+                .await
+                .map_err(|err| aws_error("remove an old version of the boundary", &err))?;
+        }
+    }
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(&document)
+        .set_as_default(true)
+        .send()
+        .await
+        .map_err(|err| aws_error("update the roles' permissions boundary", &err))?;
+    Ok((arn, false))
+}
+
+/// Removes the execution role older versions created inside the stack's
+/// prefix (it could rewrite itself); returns what it removed.
+pub(super) async fn remove_legacy_role(aws: &Aws, stack: &str) -> Result<Vec<String>> {
+    let iam = aws.iam();
+    let name = policies::legacy_execution_role_name(stack);
+    match iam.get_role().role_name(&name).send().await {
+        Ok(_) => {}
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => return Ok(Vec::new()),
+        Err(err) => return Err(aws_error("read the old execution role", &err)),
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|err| aws_error("list the old execution role's policies", &err))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(&name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|err| aws_error("remove the old execution role's policy", &err))?;
+    }
+    iam.delete_role()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|err| aws_error("remove the old execution role", &err))?;
+    Ok(vec![format!(
+        "role {name} (replaced by the bounded deploy role)"
+    )])
 }
 
 /// Creates or updates the execution role; returns its ARN and whether it was created.

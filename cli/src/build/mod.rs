@@ -1,5 +1,6 @@
 //! `obctl build`: each Lambda handler as a reproducible zip named by its SHA-256.
 
+pub mod cache;
 mod cargo;
 pub mod elf;
 pub mod zip;
@@ -13,6 +14,8 @@ use crate::project::Project;
 use ob_core::functions::{self, FunctionDef};
 
 use crate::stage::{Architecture, BuildProfile};
+use cache::ZipCache;
+use zip::Compression;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct Artifact {
     pub key: String,
     pub path: PathBuf,
     pub bytes: u64,
+    /// The binary was packed before with the same bytes: its zip came from the cache, not from deflate.
+    pub reused: bool,
 }
 
 impl Artifact {
@@ -79,7 +84,13 @@ pub fn default_out_dir(project: &Project, arch: Architecture, profile: &str) -> 
         .join(profile)
 }
 
-/// Builds, checks and packs every function into `plan.out_dir`.
+/// The project's zip cache (`target/lambda/cache`).
+pub fn zip_cache(project: &Project) -> ZipCache {
+    ZipCache::at(project.root().join("target/lambda/cache"))
+}
+
+/// Builds, checks and packs every function into `plan.out_dir`, the functions side by side (deflate is the slow
+/// part of a build cargo has nothing to do for).
 pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
     let backend = cargo::choose_backend(plan.arch)?;
     let packages: Vec<String> = functions::ALL
@@ -89,7 +100,13 @@ pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
     let binaries = cargo::build(project.root(), &backend, &plan.profile, &packages)?;
     let out_dir = &plan.out_dir;
     std::fs::create_dir_all(out_dir).map_err(|err| CliError::io("create", out_dir, &err))?;
-    functions::ALL
+    let cache = zip_cache(project);
+    let packing = Packing {
+        arch: plan.arch,
+        compression: Compression::for_profile(&plan.profile),
+        cache: &cache,
+    };
+    let executables = functions::ALL
         .iter()
         .map(
             |FunctionDef {
@@ -97,10 +114,10 @@ pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
                  package: wanted,
                  ..
              }| {
-                let path = binaries
+                binaries
                     .iter()
                     .find(|(name, _)| name == wanted)
-                    .map(|(_, path)| path)
+                    .map(|(_, path)| (*function, path))
                     .ok_or_else(|| {
                         CliError::new(format!(
                             "cargo built no binary `{wanted}` for the {function} function"
@@ -108,32 +125,75 @@ pub fn build(project: &Project, plan: &BuildPlan) -> Result<Vec<Artifact>> {
                         .fix(format!(
                             "add the crate functions/{function} with a [[bin]] named {wanted}"
                         ))
-                    })?;
-                package(function, path, plan.arch, out_dir)
+                    })
             },
         )
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|scope| {
+        let packers: Vec<_> = executables
+            .into_iter()
+            .map(|(function, path)| scope.spawn(move || package(function, path, &packing, out_dir)))
+            .collect();
+        packers
+            .into_iter()
+            .map(|packer| {
+                packer
+                    .join()
+                    .unwrap_or_else(|_| Err(CliError::new("packing a function zip panicked")))
+            })
+            .collect()
+    })
 }
 
-/// Checks one binary and writes its zip as `<out_dir>/<function>-<sha256>.zip`.
+/// How binaries become zips.
+#[derive(Debug, Clone, Copy)]
+pub struct Packing<'a> {
+    pub arch: Architecture,
+    pub compression: Compression,
+    pub cache: &'a ZipCache,
+}
+
+/// Checks one binary and writes its zip as `<out_dir>/<function>-<sha256>.zip`, from the cache when the same bytes
+/// were packed before.
 pub fn package(
     function: &str,
     binary: &Path,
-    arch: Architecture,
+    packing: &Packing<'_>,
     out_dir: &Path,
 ) -> Result<Artifact> {
     let bytes = std::fs::read(binary).map_err(|err| CliError::io("read", binary, &err))?;
-    elf::check(function, &bytes, arch).map_err(|problem| {
+    elf::check(function, &bytes, packing.arch).map_err(|problem| {
         CliError::new(problem).fix(
             "build on Amazon Linux 2023 or older glibc, or install cargo-zigbuild (obctl then links against glibc 2.34)",
         )
     })?;
-    let zipped = zip::pack(&bytes).map_err(CliError::new)?;
-    let sha256 = zip::sha256_hex(&zipped);
+    let binary_sha256 = zip::sha256_hex(&bytes);
+    let (zipped, sha256, cached, reused) =
+        match packing
+            .cache
+            .get(function, &binary_sha256, packing.compression)
+        {
+            Some(hit) => (hit.bytes, hit.sha256, Some(hit.path), true),
+            None => {
+                let zipped = zip::pack(&bytes, packing.compression).map_err(CliError::new)?;
+                let sha256 = zip::sha256_hex(&zipped);
+                let cached = packing.cache.put(
+                    function,
+                    &binary_sha256,
+                    packing.compression,
+                    &zipped,
+                    &sha256,
+                );
+                (zipped, sha256, cached, false)
+            }
+        };
     let name = format!("{function}-{sha256}.zip");
     let path = out_dir.join(&name);
     if !path.exists() {
-        std::fs::write(&path, &zipped).map_err(|err| CliError::io("write", &path, &err))?;
+        let linked = cached.is_some_and(|entry| cache::link_or_copy(&entry, &path).is_ok());
+        if !linked {
+            std::fs::write(&path, &zipped).map_err(|err| CliError::io("write", &path, &err))?;
+        }
     }
     // Keep exactly one zip per function, so the folder can be deployed as it is.
     for stale in std::fs::read_dir(out_dir).into_iter().flatten().flatten() {
@@ -148,6 +208,7 @@ pub fn package(
         sha256,
         bytes: zipped.len() as u64,
         path,
+        reused,
     })
 }
 
@@ -180,6 +241,7 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Artifact>> {
                 sha256,
                 bytes: bytes.len() as u64,
                 path: path.clone(),
+                reused: false,
             })
         })
         .collect()

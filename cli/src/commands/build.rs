@@ -33,10 +33,15 @@ impl fmt::Display for Built {
         for a in &self.artifacts {
             writeln!(
                 f,
-                "  {:<9} {:>9}  sha256 {}",
+                "  {:<9} {:>9}  sha256 {}{}",
                 a.function,
                 human_bytes(a.bytes),
-                a.sha256
+                a.sha256,
+                if a.reused {
+                    "  (binary unchanged, zip reused)"
+                } else {
+                    ""
+                }
             )?;
         }
         Ok(())

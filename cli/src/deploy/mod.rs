@@ -131,6 +131,10 @@ pub async fn plan(
     let mut parameters = vec![
         ("ArtifactsBucket".to_owned(), boot.bucket.clone()),
         ("SigningKeySecretArn".to_owned(), boot.secret_arn.clone()),
+        (
+            "PermissionsBoundaryArn".to_owned(),
+            boot.permissions_boundary_arn.clone(),
+        ),
     ];
     parameters.extend(artifacts.iter().map(|a| (a.parameter(), a.key.clone())));
 

@@ -1,5 +1,6 @@
 //! What `obctl dev` prints while it runs: one line per invocation, each function's own log lines prefixed with its
-//! name, instances starting and stopping (with the stderr of one that died).
+//! name (EMF metric lines aside: `/_dev/metrics` counts them), instances starting and stopping (with the stderr of
+//! one that died).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub fn lines(event: &Event, pids: &mut BTreeMap<(String, u32), u32>) -> Vec<Stri
                 line.push_str(&format!("  (cold start, init {})", ms(init)));
             }
             vec![line]
+        }
+        // Metrics are read at `/_dev/metrics`, not as a JSON line per request.
+        Event::Log(log) if log.stream == Stream::Stdout && super::metrics::is_emf(&log.text) => {
+            Vec::new()
         }
         Event::Log(log) => {
             let mark = if log.stream == Stream::Stderr {
@@ -159,5 +164,22 @@ mod tests {
             text: "{\"level\":\"INFO\"}".into(),
         });
         assert_eq!(lines(&log, &mut pids), ["data    | {\"level\":\"INFO\"}"]);
+        let recorder = ob_metrics::Recorder::default();
+        ob_metrics::Metrics::new(
+            "local",
+            ob_metrics::HttpDetail::AppTotals,
+            std::sync::Arc::new(recorder.clone()),
+        )
+        .cold_start("data", 5.0);
+        let emf = Event::Log(ob_local::LogLine {
+            function: "data".into(),
+            instance: 1,
+            stream: Stream::Stdout,
+            text: recorder.lines().remove(0),
+        });
+        assert!(
+            lines(&emf, &mut pids).is_empty(),
+            "EMF lines are counted, not printed"
+        );
     }
 }

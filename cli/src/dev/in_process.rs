@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ob_api::{AppState, Services, Settings};
 use ob_core::files::FileStore;
@@ -14,6 +15,7 @@ use ob_core::tokens::TokenSigner;
 use ob_core::{Store, Tables};
 use ob_local::EventBus;
 use ob_local::sources::sqs_queue::SqsQueue;
+use ob_metrics::{HttpDetail, Metrics};
 
 use crate::args::{DevArgs, GlobalArgs};
 use crate::aws::{Aws, aws_error};
@@ -28,11 +30,14 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let stage = stage::load(project, &args.stage)?;
     let aws = Aws::connect(&args.aws, &stage.config.region).await;
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
+    // The API publishes straight into the registry `/_dev/metrics` serves.
+    let registry = Arc::new(ob_metrics::Registry::default());
+    let metrics = Metrics::new(&stage.name, http_detail(&stage), registry.clone());
     let Backend {
         api,
         realtime,
         notify_queue_arn,
-    } = backend(&aws, &stage, address).await?;
+    } = backend(&aws, &stage, address, metrics).await?;
     let store = api.store().clone();
     let follower =
         StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
@@ -59,6 +64,11 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         "  outbox:    http://{address}{} (every e-mail and SMS sent; one line each below)",
         outbox::OUTBOX_PATH
     );
+    println!(
+        "  metrics:   http://{address}{}{} (Prometheus text)",
+        ob_local::server::DEV_PREFIX,
+        super::metrics::PATH
+    );
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
@@ -70,7 +80,10 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let notify = tokio::spawn(live::notify::run(queue, worker));
     let printer = tokio::spawn(outbox::print_new(outbox.clone(), address.to_string()));
     let app = live::app(api, realtime)
-        .nest(ob_local::server::DEV_PREFIX, outbox::router(outbox))
+        .nest(
+            ob_local::server::DEV_PREFIX,
+            super::metrics::router(registry).merge(outbox::router(outbox)),
+        )
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -91,8 +104,18 @@ pub async fn state(
     aws: &Aws,
 ) -> Result<(AppState, LocalRealtime)> {
     let stage = stage::load(project, stage_name)?;
-    let backend = backend(aws, &stage, SocketAddr::from(([127, 0, 0, 1], 8787))).await?;
+    let address = SocketAddr::from(([127, 0, 0, 1], 8787));
+    let backend = backend(aws, &stage, address, Metrics::discard()).await?;
     Ok((backend.api, backend.realtime))
+}
+
+/// How much the stage's HTTP metrics tell apart, as its functions get it from the template.
+fn http_detail(stage: &Stage) -> HttpDetail {
+    if stage.config.metrics.per_app_routes {
+        HttpDetail::AppRoutes
+    } else {
+        HttpDetail::AppTotals
+    }
 }
 
 /// What the process serves, over the deployed stack.
@@ -103,7 +126,12 @@ struct Backend {
     notify_queue_arn: String,
 }
 
-async fn backend(aws: &Aws, stage: &Stage, address: SocketAddr) -> Result<Backend> {
+async fn backend(
+    aws: &Aws,
+    stage: &Stage,
+    address: SocketAddr,
+    metrics: Metrics,
+) -> Result<Backend> {
     let found = super::stack::deployed_stack(aws, stage).await?;
     let outputs: BTreeMap<String, String> = stack::outputs(&found)
         .into_iter()
@@ -143,7 +171,8 @@ async fn backend(aws: &Aws, stage: &Stage, address: SocketAddr) -> Result<Backen
         notify: Some(NotifyQueue::new(aws.sqs(), &queue_url)),
     };
     let api = AppState::with_services(store.clone(), services, &signing_key, settings.clone())
-        .map_err(fail)?;
+        .map_err(fail)?
+        .with_metrics(metrics);
     // The physical id of a queue is its URL, which ends in its name.
     let queue_name = queue_url.rsplit('/').next().unwrap_or_default();
     let account = found

@@ -5,6 +5,7 @@
 
 mod console;
 pub mod in_process;
+pub mod metrics;
 pub mod plan;
 pub mod resolve;
 pub(crate) mod stack;
@@ -46,6 +47,8 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     .await?;
     let events = EventBus::default();
     let printer = console::spawn(&events);
+    let registry = std::sync::Arc::new(ob_metrics::Registry::default());
+    let collector = metrics::collect(&events, registry.clone());
     let runtime = Runtime::new(plan.functions, events.clone());
     let started = runtime.start_instances().await;
     let failed: Vec<&String> = started
@@ -109,6 +112,11 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         "  outbox:    http://{address}{} (every e-mail and SMS sent; one line each below)",
         outbox::OUTBOX_PATH
     );
+    println!(
+        "  metrics:   http://{address}{}{} (Prometheus text, from the functions' EMF lines)",
+        server::DEV_PREFIX,
+        metrics::PATH
+    );
     println!("Ctrl-C stops the server.");
     let outbox_printer = tokio::spawn(outbox::print_new(outbox.clone(), address.to_string()));
 
@@ -118,8 +126,8 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         websocket,
     };
     // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
-    // can read every function's output from `events` (e.g. EMF lines on stdout).
-    let dev_endpoints = outbox::router(outbox);
+    // read every function's output from `events` (EMF lines on stdout for metrics).
+    let dev_endpoints = metrics::router(registry).merge(outbox::router(outbox));
     let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -133,6 +141,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     // Let the console print the last events before it goes.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     printer.abort();
+    collector.abort();
     served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
     Ok(0)
 }

@@ -83,7 +83,22 @@ pub const NOTIFY: QueueDef = QueueDef {
 };
 
 /// Every queue of the stack, in template order.
-pub const ALL: &[QueueDef] = &[NOTIFY, NOTIFY_DEAD_LETTERS];
+pub const ALL: &[QueueDef] = &[NOTIFY, NOTIFY_DEAD_LETTERS, REALTIME_FAILED_BATCHES];
+
+/// Data-stream batches realtime's fan-out could not deliver after every retry
+/// (the event source mapping's on-failure destination, `templates/functions/realtime.yaml`).
+pub const REALTIME_FAILED_BATCHES: QueueDef = QueueDef {
+    logical_id: "RealtimeFailedBatches",
+    holds: "data-stream batches realtime could not fan out after every retry (shard and sequence range)",
+    env_var: "REALTIME_FAILED_BATCHES_URL",
+    output: "RealtimeFailedBatchesUrl",
+    dead_letter: true,
+    redrive: None,
+    visibility_timeout_secs: 30,
+    retention_secs: 14 * 86_400,
+    encryption: Encryption::SqsManaged,
+    depth_alarm: None,
+};
 
 impl QueueDef {
     /// Looks a queue up by its logical id.

@@ -75,9 +75,19 @@ impl LoginAttempt {
         }
     }
 
-    /// Reserves the attempt (before bcrypt); `Throttled` when a limit is reached.
+    /// Reserves the attempt (before bcrypt); `Throttled` when a limit is
+    /// reached. The tight per-address counter goes first: an attempt it refuses
+    /// never touches the account's ceiling, so a locked-out guesser cannot use
+    /// it up (or make a parallel burst refuse more than its own excess).
     pub async fn reserve(&self, store: &Store) -> Result<()> {
-        limits::reserve(store, &[self.pair.clone(), self.account.clone()]).await
+        limits::reserve(store, std::slice::from_ref(&self.pair)).await?;
+        if let Err(err) = limits::reserve(store, std::slice::from_ref(&self.account)).await {
+            if let Err(release) = limits::release(store, &self.pair).await {
+                tracing::warn!(error = %release, "could not give back a reserved unit");
+            }
+            return Err(err);
+        }
+        Ok(())
     }
 
     /// After a successful login: the address proved it knows the password,

@@ -75,6 +75,25 @@ pub(crate) fn registry_item(app_id: &str, resource: &str) -> Item {
     index_item(&resources_pk(app_id), resource)
 }
 
+/// About how many bytes an item holds in DynamoDB (names and string values;
+/// the `data` JSON dominates): what a list's read budget counts.
+pub(crate) fn stored_bytes(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    aws_sdk_dynamodb::types::AttributeValue::S(s) => s.len(),
+                    aws_sdk_dynamodb::types::AttributeValue::L(list) => list
+                        .iter()
+                        .filter_map(|v| v.as_s().ok())
+                        .map(String::len)
+                        .sum(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
 /// Reads a record item back, with its index partitions.
 pub(crate) fn from_item(item: &Item) -> Result<(Record, BTreeSet<String>)> {
     let data: Value = serde_json::from_str(&attr::get_s(item, "data")?)

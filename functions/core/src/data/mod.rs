@@ -20,7 +20,9 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::users::Role;
 
-pub use read::{ListPage, ListQuery, ListSource, MAX_EXAMINED, MAX_LIMIT, get, list};
+pub use read::{
+    ListPage, ListQuery, ListSource, MAX_EXAMINED, MAX_EXAMINED_BYTES, MAX_LIMIT, get, list,
+};
 pub use write::{Change, create, delete, update};
 
 /// Largest `data` plus `permissions`, in bytes of JSON: below DynamoDB's 400 KB

@@ -26,6 +26,9 @@ use super::{Channel, Member, Push, PushError, connections};
 
 /// How many channel lookups and connections are served at once.
 const PARALLEL: usize = 16;
+/// API Gateway refuses a WebSocket message over 128 KB: a larger change goes
+/// out as a stub naming the record, which the client fetches.
+pub const MAX_PUSH_BYTES: usize = 128 * 1024;
 
 /// The kind of a stream record (`eventName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +135,27 @@ fn event_for(change: &Decoded, member: &Member) -> Option<Value> {
     }))
 }
 
+/// The text one member gets for a change: the event, or its stub
+/// `{type, resource, id, version, truncated: true}` when it is too large to push.
+fn message_for(change: &Decoded, member: &Member) -> Option<String> {
+    let event = event_for(change, member)?;
+    let text = event.to_string();
+    if text.len() <= MAX_PUSH_BYTES {
+        return Some(text);
+    }
+    let version = change.record().map(|r| r.version);
+    Some(
+        json!({
+            "type": event["type"],
+            "resource": event["resource"],
+            "id": event["id"],
+            "version": version,
+            "truncated": true,
+        })
+        .to_string(),
+    )
+}
+
 /// Pushes every change of a batch to the members allowed to see it.
 pub async fn fan_out<P: Push>(store: &Store, push: &P, changes: &[StreamChange]) -> FanOutReport {
     let mut report = FanOutReport::default();
@@ -192,11 +216,11 @@ pub async fn fan_out<P: Push>(store: &Store, push: &P, changes: &[StreamChange])
         }
         fanned_out.push(change);
         for (connection, member) in recipients {
-            if let Some(event) = event_for(change, member) {
+            if let Some(message) = message_for(change, member) {
                 outbox
                     .entry((change.app_id.clone(), connection.to_owned()))
                     .or_default()
-                    .push(event.to_string());
+                    .push(message);
             }
         }
     }
@@ -342,6 +366,28 @@ mod tests {
         assert_eq!(event_for(&deleted, &other).unwrap()["type"], "deleted");
         let deleted_private = change(ChangeKind::Remove, Some(private), None);
         assert!(event_for(&deleted_private, &other).is_none());
+    }
+
+    #[test]
+    fn changes_too_large_to_push_go_out_as_stubs() {
+        let mut big = record("u1", &["*"]);
+        big.data
+            .insert("blob".into(), json!("x".repeat(MAX_PUSH_BYTES)));
+        big.version = 7;
+        let reader = member("u2", Role::User);
+        let created = change(ChangeKind::Insert, None, Some(big.clone()));
+        let stub: Value = serde_json::from_str(&message_for(&created, &reader).unwrap()).unwrap();
+        assert_eq!(
+            stub,
+            json!({"type": "created", "resource": "notes", "id": big.id, "version": 7, "truncated": true})
+        );
+        let small = change(ChangeKind::Insert, None, Some(record("u1", &["*"])));
+        let whole: Value = serde_json::from_str(&message_for(&small, &reader).unwrap()).unwrap();
+        assert!(whole["record"].is_object() && whole.get("truncated").is_none());
+        // Permissions still decide who gets anything.
+        assert!(message_for(&created, &member("u3", Role::User)).is_some());
+        let private = change(ChangeKind::Insert, None, Some(record("u1", &[])));
+        assert!(message_for(&private, &reader).is_none());
     }
 
     #[test]

@@ -91,7 +91,9 @@ async fn indexed_fields(
         .unwrap_or_default())
 }
 
-/// List the records the caller may read, oldest first unless `order=desc`.
+/// List the records the caller may read, oldest first unless `order=desc`. A
+/// request examines at most 1 MiB (or 1,000) stored records; when records the
+/// caller may not read use that up, the page is short and `nextCursor` goes on.
 #[utoipa::path(get, path = "/api/{appId}/{resource}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
@@ -101,6 +103,7 @@ async fn indexed_fields(
         ("order" = Option<String>, Query, description = "asc (default) or desc, by creation time"),
         ("fields" = Option<String>, Query, description = "Comma-separated data fields to return"),
         ("where.<field>" = Option<String>, Query, description = "Equality filter on a declared indexed field"),
+        ("owner" = Option<String>, Query, description = "me: only the caller's own records, read from the owner index"),
     ),
     security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(

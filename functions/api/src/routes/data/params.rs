@@ -69,6 +69,15 @@ pub(super) fn parse_list_params(params: Vec<(String, String)>) -> Result<ListPar
                 query.limit = crate::routes::parse_limit(&value, data::MAX_LIMIT, DEFAULT_LIMIT)?;
             }
             "cursor" => query.cursor = Some(value),
+            "owner" => {
+                if value != "me" {
+                    return Err(ApiError::invalid(
+                        "owner",
+                        "must be me (the caller's own records)",
+                    ));
+                }
+                query.own = true;
+            }
             "order" => {
                 query.descending = match value.as_str() {
                     "asc" => false,
@@ -96,7 +105,7 @@ pub(super) fn parse_list_params(params: Vec<(String, String)>) -> Result<ListPar
                 _ => {
                     return Err(ApiError::invalid(
                         other,
-                        "unknown query parameter; use limit, cursor, order, fields or where.<field>",
+                        "unknown query parameter; use limit, cursor, order, fields, owner or where.<field>",
                     ));
                 }
             },
