@@ -69,6 +69,7 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         ob_local::server::DEV_PREFIX,
         super::metrics::PATH
     );
+    super::example::banner(address, &stage, true);
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
@@ -82,7 +83,9 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     let app = live::app(api, realtime)
         .nest(
             ob_local::server::DEV_PREFIX,
-            super::metrics::router(registry).merge(outbox::router(outbox)),
+            super::metrics::router(registry)
+                .merge(outbox::router(outbox))
+                .merge(super::example::routes()),
         )
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -185,6 +188,7 @@ async fn backend(
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
+        stage_origins: settings.stage_origins.clone(),
     };
     Ok(Backend {
         api,

@@ -4,6 +4,7 @@
 //! notify function, and the dev outbox of what it sent. `--in-process` serves the axum router in one process instead.
 
 mod console;
+pub mod example;
 pub mod in_process;
 pub mod metrics;
 pub mod plan;
@@ -117,6 +118,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         server::DEV_PREFIX,
         metrics::PATH
     );
+    example::banner(address, &stage, false);
     println!("Ctrl-C stops the server.");
     let outbox_printer = tokio::spawn(outbox::print_new(outbox.clone(), address.to_string()));
 
@@ -127,7 +129,9 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     };
     // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
     // read every function's output from `events` (EMF lines on stdout for metrics).
-    let dev_endpoints = metrics::router(registry).merge(outbox::router(outbox));
+    let dev_endpoints = metrics::router(registry)
+        .merge(outbox::router(outbox))
+        .merge(example::routes());
     let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)

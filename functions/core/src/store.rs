@@ -19,6 +19,7 @@ pub struct Tables {
     pub files: String,
     pub notifications: String,
     pub limits: String,
+    pub webhooks: String,
 }
 
 impl Tables {
@@ -45,6 +46,7 @@ impl Tables {
             files: name(&tables::FILES),
             notifications: name(&tables::NOTIFICATIONS),
             limits: name(&tables::LIMITS),
+            webhooks: name(&tables::WEBHOOKS),
         }
     }
 
@@ -110,6 +112,9 @@ impl Store {
     }
     pub(crate) fn limits_table(&self) -> Result<&str> {
         Tables::require(&self.tables.limits, &tables::LIMITS)
+    }
+    pub(crate) fn webhooks_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.webhooks, &tables::WEBHOOKS)
     }
 }
 
