@@ -11,7 +11,7 @@ use ob_api::{AppState, Services, Settings};
 use ob_core::files::FileStore;
 use ob_core::notify::NotifyQueue;
 use ob_core::realtime::Realtime;
-use ob_core::tokens::TokenSigner;
+use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
 use ob_local::EventBus;
 use ob_local::sources::sqs_queue::SqsQueue;
@@ -185,7 +185,7 @@ async fn backend(
     let notify_queue_arn = format!("arn:aws:sqs:{}:{account}:{queue_name}", aws.region());
     let realtime = Realtime {
         store,
-        signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
+        signer: Keyring::ready(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
         stage_origins: settings.stage_origins.clone(),

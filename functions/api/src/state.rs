@@ -7,8 +7,8 @@ use ob_core::cache::BoundedCache;
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
 use ob_core::notify::NotifyQueue;
+use ob_core::signing::{Keyring, SigningKeys};
 use ob_core::throttle::Policy;
-use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
 use ob_metrics::Metrics;
 
@@ -78,16 +78,6 @@ impl Default for Settings {
     }
 }
 
-/// A key for refresh-token successors, separate from the token signing key
-/// (one secret, two purposes, never the same bytes).
-fn successor_key(signing_key: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(b"one-backend refresh successors\0");
-    hasher.update(signing_key);
-    hasher.finalize().into()
-}
-
 /// What a Lambda publishes: its stage's metrics, as EMF lines on standard output.
 pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     let detail = if env.flag(&env::METRICS_PER_APP_ROUTES) == Some(true) {
@@ -97,6 +87,14 @@ pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     };
     let stage = env.text(&env::STAGE).unwrap_or("local");
     Metrics::new(stage, detail, Arc::new(ob_metrics::Stdout))
+}
+
+/// The files function's bucket, from its `FILES_BUCKET`; one S3 client per cold start.
+pub fn file_store_from_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<FileStore> {
+    let bucket = env
+        .required(&env::FILES_BUCKET)
+        .map_err(|err| Error::Internal(err.to_string()))?;
+    Ok(FileStore::new(aws_sdk_s3::Client::new(sdk), bucket))
 }
 
 /// The token issuer of a stage.
@@ -195,9 +193,8 @@ struct Inner {
     files: Option<FileStore>,
     /// The notify queue, when the host sends account e-mails or notifications.
     notify: Option<NotifyQueue>,
-    signer: TokenSigner,
-    /// Key of refresh-token successors, derived from the signing key.
-    successor_key: [u8; 32],
+    /// The token signer and the refresh-successor key (a Lambda reads them on first use).
+    keys: Keyring,
     settings: Settings,
     /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
     metrics: Metrics,
@@ -235,25 +232,29 @@ impl AppState {
         signing_key: &[u8],
         settings: Settings,
     ) -> Result<Self> {
-        let signer = TokenSigner::new(signing_key, &settings.issuer)?;
+        let keys = Keyring::ready(signing_key, &settings.issuer)?;
+        Ok(Self::with_keys(store, services, keys, settings))
+    }
+
+    fn with_keys(store: Store, services: Services, keys: Keyring, settings: Settings) -> Self {
         let Services { files, notify } = services;
-        Ok(Self(Arc::new(Inner {
+        Self(Arc::new(Inner {
             store,
             files,
             notify,
-            signer,
-            successor_key: successor_key(signing_key),
+            keys,
             settings,
             metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
             limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
-        })))
+        }))
     }
 
-    /// For the Lambdas: tables and settings from the function's checked
-    /// environment, the signing key from Secrets Manager, once per cold start.
-    pub async fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
+    /// For the Lambdas: tables and settings from the function's checked environment; the signing key is read from
+    /// Secrets Manager once, in the background from now on (`Keyring::preload`), so the cold start does not wait
+    /// for it. Call it within the Tokio runtime.
+    pub fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
         let settings = Settings::from_function_env(env);
         // `obctl` refuses such a stage file; a hand-edited function is refused here.
         if settings.stage != "local" && settings.bcrypt_cost < MIN_BCRYPT_COST {
@@ -262,23 +263,32 @@ impl AppState {
                 settings.bcrypt_cost
             )));
         }
-        let key = crate::signing_key::load(sdk, env).await?;
+        let keys = Keyring::loaded_by(&settings.issuer, crate::signing_key::loader(sdk, env)?);
+        keys.preload();
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             Tables::from_function_env(env),
         );
-        // Only the functions that need them are given the bucket and the
-        // queue; one client each per cold start.
+        // Only the functions that need it are given the queue; one client per cold start.
         let services = Services {
-            files: env
-                .text(&env::FILES_BUCKET)
-                .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket)),
+            files: None,
             notify: env
                 .queue(&ob_core::queues::NOTIFY)
                 .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         };
-        Ok(Self::with_services(store, services, &key, settings)?
-            .with_metrics(function_metrics(env)))
+        Ok(Self::with_keys(store, services, keys, settings).with_metrics(function_metrics(env)))
+    }
+
+    /// Serves file routes from `files` (the files function). Call it on a freshly built state, before it is shared.
+    #[must_use]
+    pub fn with_file_store(mut self, files: FileStore) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.files = Some(files),
+            None => tracing::error!(
+                "file store set on a shared AppState; file routes stay unconfigured"
+            ),
+        }
+        self
     }
 
     /// Publishes metrics to `metrics` (the Lambdas: standard output; `obctl dev`:
@@ -318,16 +328,20 @@ impl AppState {
         })
     }
 
-    pub(crate) fn signer(&self) -> &TokenSigner {
-        &self.0.signer
+    /// The token signer and the refresh-successor key, read first if they were not yet.
+    pub(crate) async fn keys(&self) -> Result<Arc<SigningKeys>> {
+        self.0.keys.get().await
     }
 
     /// What `/auth/refresh` needs: lifetimes and the successor key.
-    pub(crate) fn refresh_policy(&self) -> ob_core::sessions::RefreshPolicy<'_> {
+    pub(crate) fn refresh_policy<'a>(
+        &self,
+        keys: &'a SigningKeys,
+    ) -> ob_core::sessions::RefreshPolicy<'a> {
         ob_core::sessions::RefreshPolicy {
             ttl_secs: self.0.settings.refresh_ttl_secs,
             max_session_secs: self.0.settings.session_max_secs,
-            successor_key: &self.0.successor_key,
+            successor_key: &keys.successor_key,
         }
     }
 

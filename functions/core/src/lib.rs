@@ -26,6 +26,7 @@ pub mod route_key;
 pub mod scopes;
 pub mod secret;
 pub mod sessions;
+pub mod signing;
 pub mod store;
 pub mod tables;
 pub mod throttle;

@@ -101,9 +101,13 @@ async fn check_sign_in_allowed(state: &AppState, user: &User) -> Result<(), ApiE
 }
 
 /// Issues the access token for a user and wraps it with the refresh token.
-fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthResponse, ApiError> {
+async fn tokens(
+    state: &AppState,
+    user: User,
+    refresh: IssuedRefresh,
+) -> Result<AuthResponse, ApiError> {
     let ttl = state.settings().access_ttl_secs;
-    let access_token = state.signer().issue_with(
+    let access_token = state.keys().await?.signer.issue_with(
         &user.user_id,
         &user.app_id,
         user.role,
@@ -224,7 +228,7 @@ async fn register(
     count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
-        axum::Json(tokens(&state, user, refresh)?),
+        axum::Json(tokens(&state, user, refresh).await?),
     )
         .into_response())
 }
@@ -325,7 +329,7 @@ async fn login(
         ))
         .await;
     count(&state, AuthEvent::Login, app_id);
-    Ok(axum::Json(tokens(&state, user, refresh)?))
+    Ok(axum::Json(tokens(&state, user, refresh).await?))
 }
 
 /// Exchange a refresh token for a new pair; the presented token stops working.
@@ -349,11 +353,12 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
     let app_id = key.app_id();
+    let keys = state.keys().await?;
     match sessions::refresh(
         state.store(),
         app_id,
         &body.refresh_token,
-        state.refresh_policy(),
+        state.refresh_policy(&keys),
     )
     .await?
     {
@@ -390,7 +395,7 @@ async fn refresh(
                     &client,
                 ))
                 .await;
-            Ok(axum::Json(tokens(&state, user, issued)?))
+            Ok(axum::Json(tokens(&state, user, issued).await?))
         }
     }
 }
