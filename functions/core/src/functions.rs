@@ -137,6 +137,7 @@ pub const DATA: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::DATA,
         &tables::LIMITS,
+        &tables::USERS,
     ],
     env: &HTTP_ENV,
     event_sources: &[],
@@ -155,6 +156,7 @@ pub const FILES: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::FILES,
         &tables::LIMITS,
+        &tables::USERS,
     ],
     env: &[
         env::STAGE,
@@ -189,6 +191,7 @@ pub const ADMIN: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::LIMITS,
+        &tables::USERS,
     ],
     env: &HTTP_ENV,
     event_sources: &[],

@@ -22,6 +22,18 @@ pub struct Claims {
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
+    /// Issue time in milliseconds, compared with the user's `tokensValidAfter`
+    /// (a role change in the same second as a sign-in must not void the new
+    /// token); tokens without it count from `iat`.
+    #[serde(default, rename = "iatMs", skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
+}
+
+impl Claims {
+    /// When the token was issued, in epoch milliseconds.
+    pub fn issued_ms(&self) -> i64 {
+        self.iat_ms.unwrap_or(self.iat.saturating_mul(1000))
+    }
 }
 
 /// Signs and verifies access tokens with one HMAC secret and issuer.
@@ -70,7 +82,8 @@ impl TokenSigner {
 
     /// Issues an access token valid for `ttl_secs`.
     pub fn issue(&self, user_id: &str, app_id: &str, role: Role, ttl_secs: i64) -> Result<String> {
-        let now = clock::now_epoch();
+        let now_ms = clock::now_millis();
+        let now = now_ms / 1000;
         let claims = Claims {
             sub: user_id.to_owned(),
             app: app_id.to_owned(),
@@ -78,6 +91,7 @@ impl TokenSigner {
             iss: self.issuer.clone(),
             iat: now,
             exp: now + ttl_secs,
+            iat_ms: Some(now_ms),
         };
         jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .map_err(|e| Error::internal("sign token", e))
