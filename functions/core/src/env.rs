@@ -336,6 +336,7 @@ mod tests {
             ("API_KEYS_TABLE", "t-keys"),
             ("AUDIT_TABLE", "t-audit"),
             ("LIMITS_TABLE", "t-limits"),
+            ("USERS_TABLE", "t-users"),
             ("APP_REQUESTS_PER_MINUTE", "6000"),
             ("CLIENT_REQUESTS_PER_MINUTE", "600"),
         ]
@@ -351,7 +352,7 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
-        assert_eq!(env.table(&crate::tables::USERS), None, "not admin's table");
+        assert_eq!(env.table(&crate::tables::SESSIONS), None, "not admin's table");
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
         assert_eq!(env.flag(&METRICS_PER_APP_ROUTES), Some(true));
     }
