@@ -44,3 +44,6 @@ mod replay;
 mod stack_observability;
 mod stack_structure;
 mod verbose;
+mod webhooks_admin;
+mod webhooks_send;
+mod webhooks_worker;
