@@ -54,13 +54,14 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         ob_local::server::DEV_PREFIX,
         super::metrics::PATH
     );
+    super::example::banner(address, &stage, true);
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
     let app = live::app(api, realtime)
         .nest(
             ob_local::server::DEV_PREFIX,
-            super::metrics::router(registry),
+            super::metrics::router(registry).merge(super::example::routes()),
         )
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)

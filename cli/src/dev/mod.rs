@@ -4,6 +4,7 @@
 //! axum router in one process instead.
 
 mod console;
+pub mod example;
 pub mod in_process;
 pub mod metrics;
 pub mod plan;
@@ -106,6 +107,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         server::DEV_PREFIX,
         metrics::PATH
     );
+    example::banner(address, &stage, false);
     println!("Ctrl-C stops the server.");
 
     let gateway = Gateway {
@@ -115,7 +117,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     };
     // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
     // read every function's output from `events` (EMF lines on stdout for metrics).
-    let dev_endpoints = metrics::router(registry);
+    let dev_endpoints = metrics::router(registry).merge(example::routes());
     let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
