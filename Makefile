@@ -100,7 +100,7 @@ dev: venv build emulator ## Run the backend locally: emulator, `local` stage dep
 	echo
 	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) $(DEV_FLAGS)
 
-bench: venv build ## Latency of the API's hot paths, cold starts of the function processes, the local gateway's cost, render
+bench: venv build ## Latency of the API's hot paths, cold starts and zip sizes of the functions (BENCH_PROFILE=release: as shipped), the local gateway's cost, render
 	cargo bench -p ob-tests --bench api --locked
 	env AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing cargo bench -p ob-tests --bench local --locked
 

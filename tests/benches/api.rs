@@ -160,7 +160,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
     }
     let realtime = Realtime {
         store: api.store.clone(),
-        signer: ob_core::tokens::TokenSigner::new(
+        signer: ob_core::signing::Keyring::ready(
             ob_tests::fixtures::SIGNING_KEY,
             &api.state.settings().issuer,
         )

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ob_api::{AppState, Settings};
 use ob_core::files::FileStore;
 use ob_core::realtime::Realtime;
-use ob_core::tokens::TokenSigner;
+use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
 use ob_metrics::{HttpDetail, Metrics};
 
@@ -138,7 +138,7 @@ async fn backend(
         .with_metrics(metrics);
     let realtime = Realtime {
         store,
-        signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
+        signer: Keyring::ready(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
         stage_origins: settings.stage_origins.clone(),

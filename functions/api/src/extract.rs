@@ -162,7 +162,7 @@ impl FromRequestParts<AppState> for AuthUser {
             })
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("missing bearer token (Authorization header)"))?;
-        let claims = state.signer().verify(token)?;
+        let claims = state.keys().await?.signer.verify(token)?;
         if claims.app != key.app_id() {
             return Err(ApiError::unauthorized(
                 "access token is not valid for this app",

@@ -6,8 +6,8 @@ use std::time::Duration;
 use ob_core::cache::BoundedCache;
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
+use ob_core::signing::{Keyring, SigningKeys};
 use ob_core::throttle::Policy;
-use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
 use ob_metrics::Metrics;
 
@@ -80,16 +80,6 @@ impl Default for Settings {
     }
 }
 
-/// A key for refresh-token successors, separate from the token signing key
-/// (one secret, two purposes, never the same bytes).
-fn successor_key(signing_key: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(b"one-backend refresh successors\0");
-    hasher.update(signing_key);
-    hasher.finalize().into()
-}
-
 /// What a Lambda publishes: its stage's metrics, as EMF lines on standard output.
 pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     let detail = if env.flag(&env::METRICS_PER_APP_ROUTES) == Some(true) {
@@ -99,6 +89,14 @@ pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     };
     let stage = env.text(&env::STAGE).unwrap_or("local");
     Metrics::new(stage, detail, Arc::new(ob_metrics::Stdout))
+}
+
+/// The files function's bucket, from its `FILES_BUCKET`; one S3 client per cold start.
+pub fn file_store_from_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<FileStore> {
+    let bucket = env
+        .required(&env::FILES_BUCKET)
+        .map_err(|err| Error::Internal(err.to_string()))?;
+    Ok(FileStore::new(aws_sdk_s3::Client::new(sdk), bucket))
 }
 
 /// The token issuer of a stage.
@@ -179,9 +177,8 @@ struct Inner {
     store: Store,
     /// The files bucket, when the host serves file routes.
     files: Option<FileStore>,
-    signer: TokenSigner,
-    /// Key of refresh-token successors, derived from the signing key.
-    successor_key: [u8; 32],
+    /// The token signer and the refresh-successor key (a Lambda reads them on first use).
+    keys: Keyring,
     settings: Settings,
     /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
     metrics: Metrics,
@@ -211,12 +208,20 @@ impl AppState {
         signing_key: &[u8],
         settings: Settings,
     ) -> Result<Self> {
-        let signer = TokenSigner::new(signing_key, &settings.issuer)?;
-        Ok(Self(Arc::new(Inner {
+        let keys = Keyring::ready(signing_key, &settings.issuer)?;
+        Ok(Self::with_keys(store, files, keys, settings))
+    }
+
+    fn with_keys(
+        store: Store,
+        files: Option<FileStore>,
+        keys: Keyring,
+        settings: Settings,
+    ) -> Self {
+        Self(Arc::new(Inner {
             store,
             files,
-            signer,
-            successor_key: successor_key(signing_key),
+            keys,
             settings,
             metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
@@ -228,12 +233,13 @@ impl AppState {
             resources: BoundedCache::new(RESOURCE_CACHE_ENTRIES, RESOURCE_CACHE_TTL),
             limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
-        })))
+        }))
     }
 
-    /// For the Lambdas: tables and settings from the function's checked
-    /// environment, the signing key from Secrets Manager, once per cold start.
-    pub async fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
+    /// For the Lambdas: tables and settings from the function's checked environment; the signing key is read from
+    /// Secrets Manager once, in the background from now on (`Keyring::preload`), so the cold start does not wait
+    /// for it. Call it within the Tokio runtime.
+    pub fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
         let settings = Settings::from_function_env(env);
         // `obctl` refuses such a stage file; a hand-edited function is refused here.
         if settings.stage != "local" && settings.bcrypt_cost < MIN_BCRYPT_COST {
@@ -242,16 +248,25 @@ impl AppState {
                 settings.bcrypt_cost
             )));
         }
-        let key = crate::signing_key::load(sdk, env).await?;
+        let keys = Keyring::loaded_by(&settings.issuer, crate::signing_key::loader(sdk, env)?);
+        keys.preload();
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             Tables::from_function_env(env),
         );
-        // Only the files function is given the bucket; one S3 client per cold start.
-        let files = env
-            .text(&env::FILES_BUCKET)
-            .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
-        Ok(Self::with_files(store, files, &key, settings)?.with_metrics(function_metrics(env)))
+        Ok(Self::with_keys(store, None, keys, settings).with_metrics(function_metrics(env)))
+    }
+
+    /// Serves file routes from `files` (the files function). Call it on a freshly built state, before it is shared.
+    #[must_use]
+    pub fn with_file_store(mut self, files: FileStore) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.files = Some(files),
+            None => tracing::error!(
+                "file store set on a shared AppState; file routes stay unconfigured"
+            ),
+        }
+        self
     }
 
     /// Publishes metrics to `metrics` (the Lambdas: standard output; `obctl dev`:
@@ -284,16 +299,20 @@ impl AppState {
         })
     }
 
-    pub(crate) fn signer(&self) -> &TokenSigner {
-        &self.0.signer
+    /// The token signer and the refresh-successor key, read first if they were not yet.
+    pub(crate) async fn keys(&self) -> Result<Arc<SigningKeys>> {
+        self.0.keys.get().await
     }
 
     /// What `/auth/refresh` needs: lifetimes and the successor key.
-    pub(crate) fn refresh_policy(&self) -> ob_core::sessions::RefreshPolicy<'_> {
+    pub(crate) fn refresh_policy<'a>(
+        &self,
+        keys: &'a SigningKeys,
+    ) -> ob_core::sessions::RefreshPolicy<'a> {
         ob_core::sessions::RefreshPolicy {
             ttl_secs: self.0.settings.refresh_ttl_secs,
             max_session_secs: self.0.settings.session_max_secs,
-            successor_key: &self.0.successor_key,
+            successor_key: &keys.successor_key,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod route_key;
 pub mod scopes;
 pub mod secret;
 pub mod sessions;
+pub mod signing;
 pub mod standing;
 pub mod store;
 pub mod tables;

@@ -73,11 +73,18 @@ pub struct MeResponse {
 }
 
 /// Issues the access token for a user and wraps it with the refresh token.
-fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthResponse, ApiError> {
+async fn tokens(
+    state: &AppState,
+    user: User,
+    refresh: IssuedRefresh,
+) -> Result<AuthResponse, ApiError> {
     let ttl = state.settings().access_ttl_secs;
-    let access_token = state
-        .signer()
-        .issue(&user.user_id, &user.app_id, user.role, ttl)?;
+    let access_token =
+        state
+            .keys()
+            .await?
+            .signer
+            .issue(&user.user_id, &user.app_id, user.role, ttl)?;
     Ok(AuthResponse {
         user,
         access_token,
@@ -164,7 +171,7 @@ async fn register(
     count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
-        axum::Json(tokens(&state, user, refresh)?),
+        axum::Json(tokens(&state, user, refresh).await?),
     )
         .into_response())
 }
@@ -263,7 +270,7 @@ async fn login(
         ))
         .await;
     count(&state, AuthEvent::Login, app_id);
-    Ok(axum::Json(tokens(&state, user, refresh)?))
+    Ok(axum::Json(tokens(&state, user, refresh).await?))
 }
 
 /// Exchange a refresh token for a new pair; the presented token stops working.
@@ -286,11 +293,12 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
     let app_id = key.app_id();
+    let keys = state.keys().await?;
     match sessions::refresh(
         state.store(),
         app_id,
         &body.refresh_token,
-        state.refresh_policy(),
+        state.refresh_policy(&keys),
     )
     .await?
     {
@@ -326,7 +334,7 @@ async fn refresh(
                     &client,
                 ))
                 .await;
-            Ok(axum::Json(tokens(&state, user, issued)?))
+            Ok(axum::Json(tokens(&state, user, issued).await?))
         }
     }
 }
