@@ -184,7 +184,7 @@ struct Inner {
     metrics: Metrics,
     apps: BoundedCache<String, AppFacts>,
     /// Verified keys by the SHA-256 of their secret.
-    keys: BoundedCache<String, ob_core::api_keys::ApiKey>,
+    api_keys: BoundedCache<String, ob_core::api_keys::ApiKey>,
     /// Keys whose use this instance stamped within the minute.
     stamped: BoundedCache<String, ()>,
     /// (app, resource) pairs whose registry entry this instance wrote.
@@ -225,7 +225,7 @@ impl AppState {
             settings,
             metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
-            keys: BoundedCache::new(KEY_CACHE_ENTRIES, KEY_CACHE_TTL),
+            api_keys: BoundedCache::new(KEY_CACHE_ENTRIES, KEY_CACHE_TTL),
             stamped: BoundedCache::new(
                 KEY_CACHE_ENTRIES,
                 Duration::from_secs(ob_core::api_keys::LAST_USED_GRANULARITY_SECS as u64),
@@ -387,19 +387,19 @@ impl AppState {
     ) -> Result<ob_core::api_keys::ApiKey> {
         let hash = ob_core::secret::sha256_hex(presented);
         if !fresh
-            && let Some(key) = self.0.keys.get(&hash)
+            && let Some(key) = self.0.api_keys.get(&hash)
             && key.is_usable(ob_core::clock::now_epoch())
         {
             return Ok(key);
         }
         match ob_core::api_keys::verify(&self.0.store, presented).await {
             Ok(key) => {
-                self.0.keys.insert(hash, key.clone());
+                self.0.api_keys.insert(hash, key.clone());
                 Ok(key)
             }
             Err(err) => {
                 // Refused now: no cached copy serves it any longer.
-                self.0.keys.remove(&hash);
+                self.0.api_keys.remove(&hash);
                 Err(err)
             }
         }
