@@ -357,7 +357,7 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
 #[test]
 fn roles_grant_only_what_their_functions_call() {
     let template = rendered("prod");
-    let expected: [(&str, &str, &[&str]); 7] = [
+    let expected: [(&str, &str, &[&str]); 10] = [
         (
             "AuthRole",
             "Users",
@@ -403,6 +403,17 @@ fn roles_grant_only_what_their_functions_call() {
         ),
         ("AuthRole", "RecordApiKeyUse", &["dynamodb:UpdateItem"]),
         ("RealtimeRole", "ReadAppConfig", &["dynamodb:GetItem"]),
+        (
+            "DataRole",
+            "CheckStanding",
+            &["dynamodb:ConditionCheckItem"],
+        ),
+        (
+            "FilesRole",
+            "CheckStanding",
+            &["dynamodb:ConditionCheckItem"],
+        ),
+        ("AdminRole", "ReadUsers", &["dynamodb:GetItem"]),
     ];
     for (role, sid, actions) in expected {
         assert_eq!(

@@ -17,11 +17,22 @@ use crate::limits::{Limiter, RateLimits};
 /// The lowest bcrypt cost outside the `local` stage.
 pub const MIN_BCRYPT_COST: u32 = 10;
 
-/// How long an app's state and origins are reused before being read again.
-const APP_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long an app's state, origins and config are reused before being read
+/// again: the longest a suspended app's reads go on being served by a warm
+/// instance (writes check the app's state in their own transaction).
+pub const APP_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Most apps one instance remembers; only apps whose valid key was presented
 /// are ever looked up, so this holds every app of a normal stage.
 const APP_CACHE_ENTRIES: usize = 1024;
+/// How long a verified API key is reused (by the hash of its secret): the
+/// longest a revoked key's reads go on being served by a warm instance
+/// (writes check the key in their own transaction).
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Most keys one instance remembers; only keys that verified are kept.
+const KEY_CACHE_ENTRIES: usize = 1024;
+/// How long an instance remembers that it registered an app's resource.
+const RESOURCE_CACHE_TTL: Duration = Duration::from_secs(600);
+const RESOURCE_CACHE_ENTRIES: usize = 4096;
 
 /// Stage settings the API runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +172,7 @@ impl Settings {
     }
 }
 
-/// What the API remembers about an app for a minute.
+/// What the API remembers about an app for `APP_CACHE_TTL`.
 #[derive(Debug, Clone)]
 pub(crate) struct AppFacts {
     pub active: bool,
@@ -171,6 +182,10 @@ pub(crate) struct AppFacts {
     pub require_verified: ob_core::config::RequireVerifiedEmail,
     /// The app's request limits (its config's, else the stage's).
     pub limits: RateLimits,
+    /// The config's indexed fields per resource.
+    pub indexed_fields: std::collections::BTreeMap<String, Vec<String>>,
+    /// The config's upload limits.
+    pub uploads: ob_core::config::UploadLimits,
 }
 
 /// The AWS services besides DynamoDB a host may be given.
@@ -199,6 +214,12 @@ struct Inner {
     /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
     metrics: Metrics,
     apps: BoundedCache<String, AppFacts>,
+    /// Verified keys by the SHA-256 of their secret.
+    api_keys: BoundedCache<String, ob_core::api_keys::ApiKey>,
+    /// Keys whose use this instance stamped within the minute.
+    stamped: BoundedCache<String, ()>,
+    /// (app, resource) pairs whose registry entry this instance wrote.
+    resources: BoundedCache<(String, String), ()>,
     limiter: Limiter,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
     /// unknown so that unknown and known e-mails take the same time.
@@ -246,6 +267,12 @@ impl AppState {
             settings,
             metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
+            api_keys: BoundedCache::new(KEY_CACHE_ENTRIES, KEY_CACHE_TTL),
+            stamped: BoundedCache::new(
+                KEY_CACHE_ENTRIES,
+                Duration::from_secs(ob_core::api_keys::LAST_USED_GRANULARITY_SECS as u64),
+            ),
+            resources: BoundedCache::new(RESOURCE_CACHE_ENTRIES, RESOURCE_CACHE_TTL),
             limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
         }))
@@ -373,22 +400,27 @@ impl AppState {
                 .requests_per_minute_per_client
                 .unwrap_or(stage.per_client),
         };
+        let body = config.body;
         let facts = match app {
             Some(app) => AppFacts {
                 active: app.state == ob_core::apps::AppState::Active,
                 origins: app
                     .origins
                     .into_iter()
-                    .chain(config.body.allowed_origins)
+                    .chain(body.allowed_origins)
                     .collect(),
-                require_verified: config.body.auth.require_verified_email,
+                require_verified: body.auth.require_verified_email,
                 limits,
+                indexed_fields: body.indexed_fields,
+                uploads: body.uploads,
             },
             None => AppFacts {
                 active: false,
                 origins: Vec::new(),
                 require_verified: Default::default(),
                 limits,
+                indexed_fields: Default::default(),
+                uploads: body.uploads,
             },
         };
         self.0.apps.insert(app_id.to_owned(), facts.clone());
@@ -402,6 +434,79 @@ impl AppState {
     /// Drops an app from the cache after its config changed here.
     pub(crate) fn forget_app(&self, app_id: &str) {
         self.0.apps.remove(&app_id.to_owned());
+    }
+
+    /// The key behind a presented secret if it may be used now, reused for
+    /// `KEY_CACHE_TTL` once verified unless `fresh`; `Unauthorized` otherwise.
+    pub(crate) async fn verify_key(
+        &self,
+        presented: &str,
+        fresh: bool,
+    ) -> Result<ob_core::api_keys::ApiKey> {
+        let hash = ob_core::secret::sha256_hex(presented);
+        if !fresh
+            && let Some(key) = self.0.api_keys.get(&hash)
+            && key.is_usable(ob_core::clock::now_epoch())
+        {
+            return Ok(key);
+        }
+        match ob_core::api_keys::verify(&self.0.store, presented).await {
+            Ok(key) => {
+                self.0.api_keys.insert(hash, key.clone());
+                Ok(key)
+            }
+            Err(err) => {
+                // Refused now: no cached copy serves it any longer.
+                self.0.api_keys.remove(&hash);
+                Err(err)
+            }
+        }
+    }
+
+    /// Whether the key's use should be stamped now: not when the key as read
+    /// was stamped within the minute, nor when this instance stamped it since.
+    pub(crate) fn take_stamp(&self, key: &ob_core::api_keys::ApiKey) -> bool {
+        let minute_ago =
+            ob_core::clock::now_epoch() - ob_core::api_keys::LAST_USED_GRANULARITY_SECS;
+        if key.last_used_at.is_some_and(|at| at >= minute_ago)
+            || self.0.stamped.get(&key.key_id).is_some()
+        {
+            return false;
+        }
+        self.0.stamped.insert(key.key_id.clone(), ());
+        true
+    }
+
+    /// Whether this instance wrote the resource's registry entry lately.
+    pub(crate) fn resource_registered(&self, app_id: &str, resource: &str) -> bool {
+        self.0
+            .resources
+            .get(&(app_id.to_owned(), resource.to_owned()))
+            .is_some()
+    }
+
+    pub(crate) fn note_resource(&self, app_id: &str, resource: &str) {
+        self.0
+            .resources
+            .insert((app_id.to_owned(), resource.to_owned()), ());
+    }
+
+    /// The context of a signed-in user's write: the standing its transaction
+    /// checks and what its audit entry records.
+    pub(crate) fn writer(
+        &self,
+        user: &crate::extract::AuthUser,
+        client: &crate::extract::Client,
+    ) -> ob_core::standing::Writer {
+        ob_core::standing::Writer {
+            standing: ob_core::standing::Standing {
+                app_id: user.key.app_id().to_owned(),
+                key_id: user.key.0.key_id.clone(),
+                user: Some((user.claims.sub.clone(), user.claims.issued_ms())),
+            },
+            origin: client.0.clone(),
+            audit_retention_days: self.0.settings.audit_retention_days,
+        }
     }
 }
 

@@ -433,6 +433,7 @@ mod tests {
             ("EMAIL_DAILY_QUOTA", "1000"),
             ("SMS_DAILY_QUOTA", "0"),
             ("LIMITS_TABLE", "t-limits"),
+            ("USERS_TABLE", "t-users"),
             ("APP_REQUESTS_PER_MINUTE", "6000"),
             ("CLIENT_REQUESTS_PER_MINUTE", "600"),
         ]
@@ -448,7 +449,7 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
-        assert_eq!(env.table(&crate::tables::USERS), None, "not admin's table");
+        assert_eq!(env.table(&crate::tables::SESSIONS), None, "not admin's table");
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
         assert_eq!(env.flag(&SMS_ENABLED), Some(false));
         assert_eq!(

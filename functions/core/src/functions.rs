@@ -151,6 +151,7 @@ pub const DATA: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::DATA,
         &tables::LIMITS,
+        &tables::USERS,
     ],
     queues: &[],
     env: &HTTP_ENV,
@@ -170,6 +171,7 @@ pub const FILES: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::FILES,
         &tables::LIMITS,
+        &tables::USERS,
     ],
     queues: &[],
     env: &[
@@ -207,6 +209,7 @@ pub const ADMIN: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::LIMITS,
+        &tables::USERS,
         &tables::NOTIFICATIONS,
     ],
     queues: &[&queues::NOTIFY],

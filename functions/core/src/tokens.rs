@@ -27,6 +27,18 @@ pub struct Claims {
     /// issued before the claim existed, which then count as unverified.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ev: bool,
+    /// Issue time in milliseconds, compared with the user's `tokensValidAfter`
+    /// (a role change in the same second as a sign-in must not void the new
+    /// token); tokens without it count from `iat`.
+    #[serde(default, rename = "iatMs", skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
+}
+
+impl Claims {
+    /// When the token was issued, in epoch milliseconds.
+    pub fn issued_ms(&self) -> i64 {
+        self.iat_ms.unwrap_or(self.iat.saturating_mul(1000))
+    }
 }
 
 /// Signs and verifies access tokens with one HMAC secret and issuer.
@@ -87,7 +99,8 @@ impl TokenSigner {
         email_verified: bool,
         ttl_secs: i64,
     ) -> Result<String> {
-        let now = clock::now_epoch();
+        let now_ms = clock::now_millis();
+        let now = now_ms / 1000;
         let claims = Claims {
             sub: user_id.to_owned(),
             app: app_id.to_owned(),
@@ -96,6 +109,7 @@ impl TokenSigner {
             iat: now,
             exp: now + ttl_secs,
             ev: email_verified,
+            iat_ms: Some(now_ms),
         };
         jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .map_err(|e| Error::internal("sign token", e))

@@ -256,7 +256,28 @@ pub async fn get(store: &Store, app_id: &str, user_id: &str) -> Result<Option<Us
         .transpose()
 }
 
-/// Grants or withdraws a role (operator action from the CLI).
+/// The user's role now, for a request whose access token was issued at
+/// `issued_ms` (epoch milliseconds): `Unauthorized` when the user is gone,
+/// disabled, or changed (role or disabling) at or after that moment. One
+/// consistent read.
+pub async fn current_role(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    issued_ms: i64,
+) -> Result<Role> {
+    let item = get_item(store, app_id, &keys::user_sk(user_id)).await?;
+    let lapsed = || crate::standing::Lapse::User.error();
+    let item = item.ok_or_else(lapsed)?;
+    let valid_after = attr::opt_i64(&item, crate::standing::TOKENS_VALID_AFTER);
+    if attr::get_bool(&item, "disabled") || valid_after.is_some_and(|at| at >= issued_ms) {
+        return Err(lapsed());
+    }
+    Ok(Role::parse(&attr::opt_s(&item, "role").unwrap_or_default()).unwrap_or(Role::User))
+}
+
+/// Grants or withdraws a role (operator action from the CLI). The user's
+/// access tokens issued until now no longer write; reads end when they expire.
 pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) -> Result<()> {
     update_flag(
         store,
@@ -269,7 +290,8 @@ pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) ->
     .await
 }
 
-/// Disables or re-enables an account; a disabled user can neither log in nor refresh.
+/// Disables or re-enables an account; a disabled user can neither log in nor
+/// refresh, and their access tokens no longer write (reads end when they expire).
 pub async fn set_disabled(
     store: &Store,
     app_id: &str,
@@ -365,12 +387,15 @@ async fn update_flag(
         .table_name(store.users_table()?)
         .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
         .key(sort_key(), attr::s(keys::user_sk(user_id)))
-        .update_expression(format!("SET {set}, updatedAt = :now"))
+        // Access tokens issued until now stop writing at once (see ob_core::standing).
+        .update_expression(format!("SET {set}, updatedAt = :now, #valid = :epoch"))
         .condition_expression("attribute_exists(#pk)")
         .expression_attribute_names("#pk", USERS.partition_key)
         .expression_attribute_names("#f", field)
+        .expression_attribute_names("#valid", crate::standing::TOKENS_VALID_AFTER)
         .expression_attribute_values(":v", value)
         .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .expression_attribute_values(":epoch", attr::n(clock::now_millis()))
         .send()
         .await;
     match result {

@@ -5,7 +5,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ob_core::audit::{Actor, NewEntry};
 use ob_core::data::{self, Caller, Change, Record};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -77,14 +76,16 @@ async fn check_may_write(state: &AppState, user: &AuthUser) -> Result<(), ApiErr
     Ok(())
 }
 
+/// The resource's indexed fields, from the app's config as this instance
+/// holds it (read with the app, at most `APP_CACHE_TTL` old).
 async fn indexed_fields(
     state: &AppState,
     app_id: &str,
     resource: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let config = ob_core::config::get_system(state.store(), app_id).await?;
-    Ok(config
-        .body
+    Ok(state
+        .app_facts(app_id)
+        .await?
         .indexed_fields
         .get(resource)
         .cloned()
@@ -170,44 +171,26 @@ async fn create_record(
     check_may_write(&state, &user).await?;
     let data = data::validate_data(body.data)?;
     let indexed = indexed_fields(&state, &app_id, &resource).await?;
+    let registered = state.resource_registered(&app_id, &resource);
     let record = data::create(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &caller(&user),
         data,
         body.permissions,
         &indexed,
+        registered,
     )
     .await?;
-    let changed: Vec<String> = record.data.keys().cloned().collect();
-    audit(&state, &user, client, "data.create", &record, changed).await;
+    state.note_resource(&app_id, &resource);
     let mut response = with_etag(StatusCode::CREATED, &record);
     let location = format!("/api/{app_id}/{resource}/{}", record.id);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
-}
-
-async fn audit(
-    state: &AppState,
-    user: &AuthUser,
-    client: Client,
-    action: &str,
-    record: &Record,
-    changed: Vec<String>,
-) {
-    state
-        .audit(NewEntry {
-            app_id: user.key.app_id().to_owned(),
-            actor: Actor::User(user.claims.sub.clone()),
-            action: action.into(),
-            target: format!("{}:{}", record.resource, record.id),
-            changed_fields: changed,
-            origin: client.0,
-        })
-        .await;
 }
 
 /// Read one record.
@@ -254,8 +237,9 @@ async fn change(
         Change::Patch { data, permissions }
     };
     let indexed = indexed_fields(&state, &app_id, &resource).await?;
-    let (new, old) = data::update(
+    let (new, _old) = data::update(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &id,
@@ -265,15 +249,6 @@ async fn change(
         &indexed,
     )
     .await?;
-    audit(
-        &state,
-        &user,
-        client,
-        "data.update",
-        &new,
-        new.changed_fields(&old),
-    )
-    .await;
     Ok(with_etag(StatusCode::OK, &new))
 }
 
@@ -360,8 +335,9 @@ async fn delete_record(
     check_path(&user, &app_id, &resource, Some(&id))?;
     check_may_write(&state, &user).await?;
     let expected = expected_version(&headers)?;
-    let old = data::delete(
+    data::delete(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &id,
@@ -369,7 +345,5 @@ async fn delete_record(
         expected,
     )
     .await?;
-    let changed: Vec<String> = old.data.keys().cloned().collect();
-    audit(&state, &user, client, "data.delete", &old, changed).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
