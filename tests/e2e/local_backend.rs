@@ -2,8 +2,8 @@
 //! per function (its children) behind the local API Gateway; every template route reaches its own function; apps
 //! and keys come from the admin commands; a browser-style client uploads and reads back a file; WebSocket clients of
 //! one app see each other's changes live (also after cancelled transactions) while a client of another app sees
-//! nothing; a push to a connection that closed is `410 Gone`; and the example page is served at `/_dev/example/`,
-//! also by `obctl dev --in-process`.
+//! nothing; a push to a connection that closed is `410 Gone`; a password is reset through the dev outbox
+//! (`local_outbox`); and the example page is served at `/_dev/example/`, also by `obctl dev --in-process`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -145,6 +145,7 @@ pub(crate) fn start_dev_at(emu: &ob_tests::Emulator, port: u16, args: &[&str]) -
             )
         });
     server.line(&[&format!("ws://127.0.0.1:{port}/live")]);
+    server.line(&[&format!("http://127.0.0.1:{port}/_dev/outbox")]);
     server
 }
 
@@ -340,6 +341,8 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
 
     changes_still_arrive_after_cancelled_transactions(&base, &demo_key, &bob, &mut ada_ws).await;
     a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
+    crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
+    crate::local_outbox::notify_commands(emu, &server);
     the_example_page_is_served(&base).await;
     drop(server);
 

@@ -31,6 +31,7 @@ from moto.server import ThreadedMotoServer
 
 import cloudwatch_fixes
 import dynamodb_fixes
+import notify_fixes
 import s3_cors
 
 
@@ -118,6 +119,10 @@ def main() -> int:
     dynamodb_fixes.keep_stream_records_for_readers()
     dynamodb_fixes.atomic_item_writes()
     dynamodb_fixes.transactions_touch_only_their_items()
+    notify_fixes.keep_queue_messages_for_pollers()
+    notify_fixes.answer_sesv2_get_account()
+    notify_fixes.verified_identities_may_send()
+    notify_fixes.keep_an_outbox()
     cloudwatch_fixes.answer_rpc_v2_cbor()
     cloudwatch_fixes.percentile_statistics()
     cloudwatch_fixes.order_independent_dimensions()

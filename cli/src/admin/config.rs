@@ -225,6 +225,7 @@ fn not_a_key(key: &str) -> CliError {
     CliError::new(format!("{key} is not a config key")).fix(format!(
         "keep the app's own values under settings: settings.{key}=VALUE; the system keys are \
          featureFlags[.NAME], allowedOrigins, indexedFields[.RESOURCE], uploads[.maxBytes|.allowedMimeTypes], \
+         auth[.passwordResetUrl|.emailVerificationUrl|.requireVerifiedEmail], \
          limits[.requestsPerMinute|.requestsPerMinutePerClient]"
     ))
 }

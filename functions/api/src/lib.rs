@@ -32,7 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use extract::ClientAddr;
-pub use state::{AppState, Settings};
+pub use state::{AppState, Services, Settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -100,6 +100,7 @@ pub const HTTP_FUNCTIONS: [HttpFunction; 4] = [AUTH, DATA, FILES, ADMIN];
 fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::config::router())
+        .merge(routes::notify::router())
         .merge(routes::verify_key::router())
         .merge(routes::health::router())
         .merge(routes::openapi::router())

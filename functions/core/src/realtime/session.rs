@@ -59,6 +59,8 @@ pub fn error_code(err: &Error) -> &'static str {
         Error::Forbidden(_) => "forbidden",
         Error::TooLarge(_) => "payload_too_large",
         Error::Throttled { .. } => "too_many_requests",
+        Error::QuotaExceeded { .. } => "quota_exceeded",
+        Error::EmailNotVerified => "email_not_verified",
         Error::Internal(_) => "internal",
     }
 }
