@@ -278,7 +278,8 @@ async fn route_budget(n: usize) {
     let record = format!("/api/bench/notes/{id}");
     let limits = api.store.tables.limits.clone();
     println!("per route, warm ({n} requests each): DynamoDB calls per request, latency");
-    let routes: Vec<(&str, Box<dyn Fn(usize) -> Call + '_>)> = vec![
+    type MakeCall<'a> = Box<dyn Fn(usize) -> Call + 'a>;
+    let routes: Vec<(&str, MakeCall<'_>)> = vec![
         (
             "GET /api/{app}/{res}/{id}",
             Box::new(|_| call(Method::GET, &record)),
