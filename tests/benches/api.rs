@@ -188,6 +188,9 @@ async fn fan_out(changes: usize, subscribers: usize) {
 /// clients creating flat out make ~13,000 requests a minute, over the default
 /// per-app budget (6,000/min, issue 12), and this measures storage, not the
 /// limiter (its accounting still runs). Any refused create is printed.
+/// Beside the wall-clock rate (which the machine's other load moves), the
+/// emulator's own CPU time per create: what grows if moto's cost per request
+/// grows with the table.
 async fn create_throughput(total: usize) {
     use futures::StreamExt;
     let mut settings = test_settings();
@@ -199,9 +202,12 @@ async fn create_throughput(total: usize) {
     let app = api.app("bench").await;
     let token = access_token(&api, &app, "correct horse battery").await;
     let block = 1_000;
+    let pid = api.emulator().pid();
     let mut rates = Vec::new();
+    let mut cpu_costs = Vec::new();
     for start in (0..total).step_by(block) {
         let began = Instant::now();
+        let cpu_before = process_cpu(pid);
         let replies: Vec<_> = futures::stream::iter(start..start + block)
             .map(|i| {
                 api.send(
@@ -215,13 +221,19 @@ async fn create_throughput(total: usize) {
             .collect()
             .await;
         let secs = began.elapsed().as_secs_f64();
+        let cpu = process_cpu(pid)
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
         let created = replies.iter().filter(|r| r.status.is_success()).count();
         let end = start + block;
         let rate = created as f64 / secs;
         rates.push(rate);
+        let per_create = cpu.map(|cpu| cpu.as_secs_f64() * 1000.0 / block as f64);
+        cpu_costs.extend(per_create);
         println!(
-            "{:<46} {created} created in {secs:>6.2} s   {rate:>7.1} creates/s",
+            "{:<46} {created} created in {secs:>6.2} s   {rate:>7.1} creates/s   emulator CPU {}",
             format!("creates, 25 clients, records {}..{end}", start + 1),
+            per_create.map_or("n/a".to_owned(), |ms| format!("{ms:.2} ms/create")),
         );
         let mut refused = std::collections::BTreeMap::<String, usize>::new();
         for reply in replies.iter().filter(|r| !r.status.is_success()) {
@@ -240,6 +252,23 @@ async fn create_throughput(total: usize) {
             last / first
         );
     }
+    if let (Some(first), Some(last)) = (cpu_costs.first(), cpu_costs.last()) {
+        println!(
+            "emulator CPU per create, records {}..{total} over 1..{block}: {:.2}",
+            total - block + 1,
+            last / first
+        );
+    }
+}
+
+/// User plus system CPU time a process has used so far (Linux's
+/// `/proc/{pid}/stat`, in clock ticks of 10 ms); `None` elsewhere.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn render_stage() {

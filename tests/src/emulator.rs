@@ -197,6 +197,11 @@ impl Emulator {
         self.port
     }
 
+    /// The server's process id (what `make bench` reads its CPU time by).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The endpoint URL to give SDK clients, e.g. `http://127.0.0.1:40123`.
     pub fn endpoint_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
