@@ -252,6 +252,7 @@ async fn route_budget(n: usize) {
     let record = format!("/api/bench/notes/{id}");
     let limits = api.store.tables.limits.clone();
     println!("per route, warm ({n} requests each): DynamoDB calls per request, latency");
+    #[allow(clippy::type_complexity)]
     let routes: Vec<(&str, Box<dyn Fn(usize) -> Call + '_>)> = vec![
         (
             "GET /api/{app}/{res}/{id}",

@@ -1,5 +1,7 @@
 //! Notifications an app sends, end to end on the emulator: templates (escaped in HTML), who may send, statuses and provider ids, the daily quota, `Idempotency-Key`, SMS through SNS, pushes over WebSockets, and audit.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::{Method, StatusCode};
 use ob_core::realtime::connections::{self, Connection};
 use ob_core::users::Role;

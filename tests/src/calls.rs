@@ -12,7 +12,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 /// order, with the table each names (none for transactions and batches);
 /// retries of one operation count once. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<(String, Option<String>)>>>);
+pub struct CallLog(Arc<Mutex<Vec<Call>>>);
+
+/// One operation sent: its name and the table it names.
+type Call = (String, Option<String>);
 
 impl CallLog {
     /// A DynamoDB client of `sdk` that records its operations here.

@@ -274,6 +274,12 @@ pub const SMS_DAILY_QUOTA: EnvVar = EnvVar {
     },
 };
 
+/// Whether webhooks may go to `http://` and loopback targets (`webhooks.allowLocalTargets`, `local` only).
+pub const WEBHOOKS_ALLOW_LOCAL_TARGETS: EnvVar = EnvVar {
+    name: "WEBHOOKS_ALLOW_LOCAL_TARGETS",
+    kind: EnvKind::Flag,
+};
+
 /// Why a function's environment is unusable: every bad variable, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvError {
@@ -449,7 +455,11 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
-        assert_eq!(env.table(&crate::tables::SESSIONS), None, "not admin's table");
+        assert_eq!(
+            env.table(&crate::tables::SESSIONS),
+            None,
+            "not admin's table"
+        );
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
         assert_eq!(env.flag(&SMS_ENABLED), Some(false));
         assert_eq!(
