@@ -14,7 +14,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 #[derive(Debug, Clone, Default)]
 pub struct CallLog(Arc<Mutex<Vec<Call>>>);
 
-/// One operation sent: its name and the table it names.
+/// One operation sent and the table it named.
 type Call = (String, Option<String>);
 
 impl CallLog {
@@ -51,7 +51,7 @@ impl CallLog {
             .collect()
     }
 
-    fn take_all(&self) -> Vec<(String, Option<String>)> {
+    fn take_all(&self) -> Vec<Call> {
         self.0
             .lock()
             .map(|mut calls| std::mem::take(&mut *calls))

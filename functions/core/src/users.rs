@@ -148,11 +148,8 @@ fn too_deep(path: &str) -> Error {
 }
 
 fn dynamodb_number(n: &serde_json::Number) -> bool {
-    match n.as_f64() {
-        Some(0.0) => true,
-        Some(x) => x.is_finite() && (1e-130..1e126).contains(&x.abs()),
-        None => false,
-    }
+    n.as_f64()
+        .is_some_and(|x| x == 0.0 || (x.is_finite() && (1e-130..1e126).contains(&x.abs())))
 }
 
 /// Creates a user and its e-mail guard in one transaction: of concurrent
