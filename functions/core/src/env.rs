@@ -493,6 +493,10 @@ mod tests {
             ("ACCESS_TOKEN_TTL_SECONDS", "900"),
             ("REFRESH_TOKEN_TTL_SECONDS", "86400"),
             ("SESSION_MAX_SECONDS", "864000"),
+            (
+                "WEBHOOK_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/1/w",
+            ),
         ]);
         let err = FunctionEnv::from_lookup(&AUTH, lookup(&auth)).unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");
