@@ -114,11 +114,13 @@ async fn fan_out(changes: usize, subscribers: usize) {
             connection_id: format!("c{i}"),
             app_id: "bench".into(),
             user_id: format!("reader{i}"),
+            key_id: app.key_id.clone(),
+            endpoint: None,
             role: ob_core::users::Role::User,
             expires_at: ob_core::clock::now_epoch() + 3600,
             token_expires_at: ob_core::clock::now_epoch() + 3600,
         };
-        connections::open(&api.store, &connection)
+        connections::open(&api.store, &connection, None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         connections::subscribe(&api.store, &connection, &channel)
