@@ -303,14 +303,21 @@ pub const NOTIFY: FunctionDef = FunctionDef {
 /// The worker behind app webhooks: turns data-table changes (its stream) and
 /// queued auth events into one logged delivery per matching subscription, and
 /// makes the signed attempts the webhook queue carries, retrying along the
-/// backoff. Nothing on a request path calls a receiver.
+/// backoff; a subscription it disables is e-mailed to the app's contact
+/// through the notify queue. Nothing on a request path calls a receiver.
 pub const WEBHOOKS: FunctionDef = FunctionDef {
     name: "webhooks",
     package: "ob-webhooks",
     http_routes: &[],
     websocket_routes: &[],
-    tables: &[&tables::WEBHOOKS, &tables::DATA],
-    queues: &[&queues::WEBHOOK_DELIVERIES],
+    // Apps and notifications: a subscription it disables is e-mailed to the app's contact.
+    tables: &[
+        &tables::WEBHOOKS,
+        &tables::DATA,
+        &tables::APPS,
+        &tables::NOTIFICATIONS,
+    ],
+    queues: &[&queues::WEBHOOK_DELIVERIES, &queues::NOTIFY],
     env: &[
         env::STAGE,
         env::RUST_LOG,

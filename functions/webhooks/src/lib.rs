@@ -9,11 +9,14 @@
 // Tests may panic on unexpected values; production code may not (workspace lint).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod disabled;
+
 use std::collections::HashMap;
 
 use futures::future::join_all;
 use ob_core::Store;
 use ob_core::clock;
+use ob_core::notify::NotifyQueue;
 use ob_core::realtime::StreamChange;
 use ob_core::webhooks::events::{self, Event};
 use ob_core::webhooks::queue::{WebhookQueue, Work};
@@ -29,6 +32,8 @@ pub struct Worker {
     pub store: Store,
     pub sender: Sender,
     pub queue: WebhookQueue,
+    /// Where the e-mail about a disabled subscription goes (`None`: only logged).
+    pub notify: Option<NotifyQueue>,
 }
 
 /// Serves one invocation: `{"batchItemFailures": [{"itemIdentifier": …}]}`.
@@ -179,6 +184,13 @@ async fn message(worker: &Worker, body: &str) -> Result<(), String> {
                     reason = disabled.disabled_reason.as_deref().unwrap_or_default(),
                     "webhook subscription disabled"
                 );
+                // Telling is best effort: the message is not retried for it,
+                // since a retry would find the subscription already disabled.
+                if let Some(queue) = &worker.notify
+                    && let Err(err) = disabled::tell_contact(&worker.store, queue, disabled).await
+                {
+                    tracing::error!(app_id = %disabled.app_id, error = %err, "could not tell the app's contact");
+                }
             }
             match processed.next {
                 Next::Done => Ok(()),

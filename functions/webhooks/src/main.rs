@@ -3,6 +3,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ob_core::env;
 use ob_core::functions::WEBHOOKS;
+use ob_core::notify::NotifyQueue;
 use ob_core::webhooks::TargetPolicy;
 use ob_core::webhooks::queue::WebhookQueue;
 use ob_core::webhooks::send::Sender;
@@ -26,6 +27,9 @@ async fn main() -> Result<(), Error> {
                 Tables::from_function_env(&env),
             ),
             sender: Sender::new(policy)?,
+            notify: env
+                .queue(&ob_core::queues::NOTIFY)
+                .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(&sdk), url)),
             queue: WebhookQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
         })
     })
