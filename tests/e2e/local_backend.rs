@@ -61,7 +61,7 @@ impl DevServer {
     }
 }
 
-fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
+pub(crate) fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
     let run = obctl(emu, args);
     assert_eq!(
         run.code, 0,
@@ -72,7 +72,7 @@ fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
 }
 
 /// An app and a key for it, the way an operator (and `make dev`) makes them.
-fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
+pub(crate) fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     let create = [
         "apps",
         "create",
@@ -333,6 +333,7 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
 
     changes_still_arrive_after_cancelled_transactions(&base, &demo_key, &bob, &mut ada_ws).await;
     a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
+    crate::openapi_conformance::schemathesis_finds_nothing(emu, &base).await;
     drop(server);
 
     // `--in-process` serves the same numbers from the API's own metrics.

@@ -33,6 +33,7 @@ mod local_runtime;
 mod local_websocket;
 mod observe_logs;
 mod observe_metrics;
+mod openapi_conformance;
 mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;

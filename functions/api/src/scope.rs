@@ -80,10 +80,7 @@ fn requirement(operation: &Value) -> Requirement {
 /// The table of the whole API, built once per process from its document.
 fn table() -> &'static HashMap<(Method, String), Requirement> {
     static TABLE: OnceLock<HashMap<(Method, String), Requirement>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let doc = serde_json::to_value(crate::openapi_document()).unwrap_or(Value::Null);
-        requirements(&doc)
-    })
+    TABLE.get_or_init(|| requirements(&crate::openapi_document()))
 }
 
 /// What the matched operation of a request needs; `None` when no operation

@@ -68,7 +68,7 @@ pub struct UserRecord {
 /// the lowercased form, so `A@x.io` and `a@x.io` are one account).
 pub fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
+    let valid = email.chars().count() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()

@@ -34,10 +34,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct UploadBody {
     /// Name under the caller's folder; `/` separates folders. At most 255 bytes;
     /// no empty, `.` or `..` segments, leading `/`, backslash or control characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub file_name: String,
     /// `type/subtype`; must be allowed by the app's `uploads.allowedMimeTypes`.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$"
+    )]
     pub file_type: String,
     /// Exact size in bytes; at most the app's `uploads.maxBytes` and the stage's limit.
+    #[schema(maximum = 5_368_709_120_u64)]
     pub size: u64,
 }
 
@@ -154,7 +160,10 @@ struct KeyParam {
 
 /// The key of a delete: `?key=` or a JSON body `{"key"}`.
 fn delete_key(query: Option<String>, body: &[u8]) -> Result<String, ApiError> {
-    match (query, body.is_empty()) {
+    // The body is optional: none, or JSON `null`, means the key is in the query.
+    let body = body.trim_ascii();
+    let absent = body.is_empty() || body == b"null";
+    match (query, absent) {
         (Some(key), true) => Ok(key),
         (Some(_), false) => Err(ApiError::invalid(
             "key",
@@ -232,7 +241,7 @@ fn parse_list_params(params: Vec<(String, String)>) -> Result<ListQuery, ApiErro
         ("appId" = String, Path, description = "The app"),
         ("prefix" = Option<String>, Query, description = "Only keys starting with this; must start with '{appId}/'"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 100 (default 50)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)"),
         ("owner" = Option<String>, Query, description = "Admins: only this user's files"),
     ),
     security(("apiKey" = ["files:read"], "bearer" = [])),

@@ -1,9 +1,11 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of the whole HTTP API, generated from the routes.
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the whole HTTP API, generated from the routes, with the answers
+//! the shared layers give on every route they guard.
 
 use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,6 +22,196 @@ async fn openapi_json() -> impl IntoResponse {
     // Every function serves the document of the whole API, so it is built from
     // all routes, not only the ones this function hosts; once per process.
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| crate::openapi_document().to_json().unwrap_or_default());
+    let body = DOCUMENT.get_or_init(|| crate::openapi_document().to_string());
     ([(header::CONTENT_TYPE, "application/json")], body.clone())
+}
+
+/// Answers of the layers around every handler: the request limits (per app and
+/// per client address, on every route), and by what an operation declares, an
+/// `apiKey` requirement (the context layer checks the key and its scope before
+/// the handler runs) and a request body (the `Json` extractor checks its type,
+/// size and syntax).
+const EVERY: [(&str, &str); 1] = [(
+    "429",
+    "The app's or this client's request limit is reached; see Retry-After",
+)];
+const KEYED: [(&str, &str); 2] = [
+    (
+        "401",
+        "Missing or invalid API key (X-API-Key) or access token, or another app's",
+    ),
+    (
+        "403",
+        "The key lacks this operation's scope, or the caller may not do this",
+    ),
+];
+const WITH_BODY: [(&str, &str); 3] = [
+    ("400", "The body is not valid JSON of the expected shape"),
+    ("413", "The body is larger than this route accepts"),
+    (
+        "415",
+        "The body is not JSON (Content-Type: application/json)",
+    ),
+];
+
+/// Adds the shared answers to every operation that can give them and does not
+/// document them yet (its own description, more precise, stays).
+pub(crate) fn add_shared_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        let keyed = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|alternatives| alternatives.iter().any(|r| r.get("apiKey").is_some()));
+        let with_body = operation.contains_key("requestBody");
+        let responses = operation
+            .entry("responses")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(responses) = responses.as_object_mut() else {
+            continue;
+        };
+        let shared = EVERY
+            .iter()
+            .chain(KEYED.iter().filter(|_| keyed))
+            .chain(WITH_BODY.iter().filter(|_| with_body));
+        for (status, description) in shared {
+            responses.entry(*status).or_insert_with(|| {
+                json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                })
+            });
+        }
+    }
+}
+
+/// Schemas serde flattens over a closed object (`deny_unknown_fields`) come out
+/// of utoipa as `allOf: [closed, extra fields]`, which nothing can satisfy: the
+/// closed part refuses the extra fields. They are one closed object on the wire
+/// (`AppConfig`: the config body plus `appId`, `version`, `updatedAt`).
+pub(crate) fn merge_closed_all_of(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let closed: Map<String, Value> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("additionalProperties") == Some(&Value::Bool(false)))
+        .map(|(name, s)| (format!("#/components/schemas/{name}"), s.clone()))
+        .collect();
+    for schema in schemas.values_mut() {
+        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let resolved: Vec<&Value> = parts
+            .iter()
+            .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                Some(target) => closed.get(target).unwrap_or(p),
+                None => p,
+            })
+            .collect();
+        let merges = resolved
+            .iter()
+            .any(|p| p.get("additionalProperties") == Some(&Value::Bool(false)))
+            && resolved
+                .iter()
+                .all(|p| p.get("$ref").is_none() && p.get("properties").is_some());
+        if !merges {
+            continue;
+        }
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for part in &resolved {
+            if let Some(p) = part.get("properties").and_then(Value::as_object) {
+                properties.extend(p.clone());
+            }
+            if let Some(r) = part.get("required").and_then(Value::as_array) {
+                required.extend(r.iter().cloned());
+            }
+        }
+        let mut merged = json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        });
+        if let Some(description) = schema.get("description") {
+            merged["description"] = description.clone();
+        }
+        *schema = merged;
+    }
+}
+
+/// `PATCH /config/{appId}` takes a JSON Merge Patch of the config body: only its
+/// keys, each a value or `null` (which restores the default).
+pub(crate) fn config_patch_schema(doc: &mut Value) {
+    let keys: Map<String, Value> = doc
+        .pointer("/components/schemas/ConfigBody/properties")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.keys()
+                .map(|k| {
+                    // `settings` merges as an object; anything else is checked on the result.
+                    let value = if k == "settings" {
+                        json!({"type": ["object", "null"]})
+                    } else {
+                        json!({})
+                    };
+                    (k.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let pointer =
+        "/paths/~1config~1{appId}/patch/requestBody/content/application~1merge-patch+json/schema";
+    if let Some(schema) = doc.pointer_mut(pointer) {
+        *schema = json!({"type": "object", "properties": keys, "additionalProperties": false});
+    }
+}
+
+/// Rules the derive cannot state: a header is never `null` (utoipa makes every
+/// optional parameter nullable), and feature flag names follow the config's rule.
+pub(crate) fn tighten(doc: &mut Value) {
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        let headers = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .filter_map(|op| op.get_mut("parameters").and_then(Value::as_array_mut))
+            .flatten()
+            .filter(|p| p.get("in").and_then(Value::as_str) == Some("header"));
+        for header in headers {
+            if let Some(kind) = header.pointer_mut("/schema/type")
+                && kind.is_array()
+            {
+                *kind = json!("string");
+            }
+        }
+    }
+    for list in ["read", "write"] {
+        if let Some(items) = doc.pointer_mut(&format!(
+            "/components/schemas/Permissions/properties/{list}/items"
+        )) {
+            // `*`, `role:<name>` or a user id: no whitespace or control characters.
+            *items = json!({"type": "string", "minLength": 1, "maxLength": 128,
+                "pattern": "^[^\\s\\u0085\\u0000-\\u001f\\u007f-\\u009f]+$"});
+        }
+    }
+    if let Some(origins) =
+        doc.pointer_mut("/components/schemas/ConfigBody/properties/allowedOrigins/items")
+    {
+        origins["pattern"] = json!("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$");
+    }
+    if let Some(flags) = doc.pointer_mut("/components/schemas/ConfigBody/properties/featureFlags") {
+        flags["propertyNames"] = json!({"pattern": "^[A-Za-z0-9_.-]{1,64}$"});
+    }
 }

@@ -42,6 +42,7 @@ const PATCH_ATTEMPTS: usize = 3;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadLimits {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5_368_709_120_u64))]
     pub max_bytes: u64,
     /// `type/subtype` or `type/*`; empty allows every type.
     #[serde(default)]
@@ -65,9 +66,11 @@ impl Default for UploadLimits {
 pub struct RequestLimits {
     /// Requests per minute of the whole app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub requests_per_minute: Option<u32>,
     /// Requests per minute from one client address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub requests_per_minute_per_client: Option<u32>,
 }
 
