@@ -85,6 +85,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Dev(args) => block_on(dev::run(g, args, p)),
         Command::Apps(args) => block_on(admin::apps::run(g, args, p)),
         Command::Keys(args) => block_on(admin::keys::run(g, args, p)),
+        Command::Webhooks(args) => block_on(admin::webhooks::run(g, args, p)),
         Command::Users(args) => block_on(admin::users::run(g, args, p)),
         Command::Config(args) => block_on(admin::config::run(g, args, p)),
         Command::Audit(args) => block_on(admin::audit::run(g, args, p)),

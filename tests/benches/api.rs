@@ -167,6 +167,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
         .unwrap_or_else(|e| panic!("{e}")),
         push: Counter::default(),
         metrics: ob_metrics::Metrics::discard(),
+        stage_origins: Vec::new(),
     };
     let samples = time(20, || async {
         realtime.fan_out(&batch).await;

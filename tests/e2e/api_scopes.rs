@@ -195,6 +195,7 @@ async fn a_websocket_needs_the_realtime_scope() {
         signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
         push: Nowhere,
         metrics: api.state.metrics().clone(),
+        stage_origins: Vec::new(),
     };
     let data_only = api.key("shop", &["data:read", "data:write"]).await;
     let event = |key: &str| {

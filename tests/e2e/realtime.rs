@@ -43,6 +43,7 @@ pub(crate) async fn serve(api: &Api) -> Live {
         signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
         push: LocalHub::default(),
         metrics: api.state.metrics().clone(),
+        stage_origins: api.state.settings().stage_origins.clone(),
     };
     let follower = StreamFollower::for_table(
         &api.store.client,
@@ -377,7 +378,7 @@ async fn a_connection_found_gone_is_removed() {
     // A connection the store knows but no socket backs: what a lost $disconnect leaves.
     let ghost = live
         .realtime
-        .connect("ghost", Some(&shop.key), Some(&ada.token))
+        .connect("ghost", Some(&shop.key), Some(&ada.token), None)
         .await
         .unwrap();
     connections::subscribe(

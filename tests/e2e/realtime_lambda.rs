@@ -46,6 +46,7 @@ fn service(store: Store, issuer: &str) -> (Realtime<Recorder>, ob_metrics::Recor
         signer: TokenSigner::new(SIGNING_KEY, issuer).unwrap(),
         push: Recorder::default(),
         metrics,
+        stage_origins: vec!["https://stage.example".into()],
     };
     (realtime, lines)
 }

@@ -327,7 +327,7 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
 #[test]
 fn roles_grant_only_what_their_functions_call() {
     let template = rendered("prod");
-    let expected: [(&str, &str, &[&str]); 6] = [
+    let expected: [(&str, &str, &[&str]); 7] = [
         (
             "AuthRole",
             "Users",
@@ -359,12 +359,15 @@ fn roles_grant_only_what_their_functions_call() {
             "Connections",
             &[
                 "dynamodb:BatchWriteItem",
+                "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:Query",
+                "dynamodb:UpdateItem",
             ],
         ),
         ("AuthRole", "RecordApiKeyUse", &["dynamodb:UpdateItem"]),
+        ("RealtimeRole", "ReadAppConfig", &["dynamodb:GetItem"]),
     ];
     for (role, sid, actions) in expected {
         assert_eq!(

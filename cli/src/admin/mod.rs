@@ -1,4 +1,4 @@
-//! `obctl apps|keys|users|config|audit`: operator commands against a deployed stage's tables.
+//! `obctl apps|keys|users|config|audit|webhooks`: operator commands against a deployed stage's tables.
 //!
 //! Every command builds one [`AdminContext`] from `--stage` and the AWS options:
 //! the stage's tables come from the stack's outputs (no table names typed by
@@ -12,6 +12,7 @@ pub mod audit;
 pub mod config;
 pub mod keys;
 pub mod users;
+pub mod webhooks;
 pub mod when;
 
 use std::collections::BTreeMap;

@@ -140,6 +140,7 @@ async fn backend(
         signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
+        stage_origins: settings.stage_origins.clone(),
     };
     Ok((api, realtime))
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use ob_core::realtime::{Push, error_reply};
@@ -27,14 +27,17 @@ fn new_id() -> String {
 pub(crate) async fn upgrade(
     State(realtime): State<LocalRealtime>,
     Query(query): Query<ConnectQuery>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let connection_id = new_id();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let connected = realtime
         .connect(
             &connection_id,
             query.api_key.as_deref(),
             query.token.as_deref(),
+            origin,
         )
         .await;
     match connected {

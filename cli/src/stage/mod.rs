@@ -33,6 +33,8 @@ pub struct StageConfig {
     pub alarms: Alarms,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     pub api: Api,
     pub auth: Auth,
     pub files: Files,
@@ -130,6 +132,24 @@ impl Default for Alarms {
             email: None,
             latency_p99_ms: default_latency_p99_ms(),
             stream_iterator_age_seconds: default_stream_iterator_age_seconds(),
+        }
+    }
+}
+
+/// Where the stage's app webhooks may deliver (see README, "Webhooks").
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookSettings {
+    /// Also `http://` and loopback targets (127.0.0.1, ::1, localhost), for
+    /// `obctl dev`; never private, link-local or metadata addresses.
+    #[serde(default)]
+    pub allow_local_targets: bool,
+}
+
+impl WebhookSettings {
+    pub fn policy(self) -> ob_core::webhooks::TargetPolicy {
+        ob_core::webhooks::TargetPolicy {
+            allow_local: self.allow_local_targets,
         }
     }
 }

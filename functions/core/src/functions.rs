@@ -202,6 +202,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
     websocket_routes: &["$connect", "$disconnect", "$default", "sendMessage"],
     tables: &[
         &tables::APPS,
+        &tables::CONFIG,
         &tables::API_KEYS,
         &tables::CONNECTIONS,
         &tables::DATA,
@@ -211,6 +212,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
         env::RUST_LOG,
         env::METRICS_PER_APP_ROUTES,
         env::SIGNING_KEY_SECRET_ARN,
+        env::CORS_ORIGINS,
         env::WEBSOCKET_MANAGEMENT_URL,
     ],
     event_sources: &[EventSourceDef {

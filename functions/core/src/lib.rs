@@ -29,6 +29,7 @@ pub mod tables;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use store::{Store, Tables};

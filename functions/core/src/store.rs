@@ -18,6 +18,7 @@ pub struct Tables {
     pub connections: String,
     pub files: String,
     pub limits: String,
+    pub webhooks: String,
 }
 
 impl Tables {
@@ -43,6 +44,7 @@ impl Tables {
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
             limits: name(&tables::LIMITS),
+            webhooks: name(&tables::WEBHOOKS),
         }
     }
 
@@ -105,6 +107,9 @@ impl Store {
     }
     pub(crate) fn limits_table(&self) -> Result<&str> {
         Tables::require(&self.tables.limits, &tables::LIMITS)
+    }
+    pub(crate) fn webhooks_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.webhooks, &tables::WEBHOOKS)
     }
 }
 

@@ -211,6 +211,21 @@ pub const FILES: TableDef = TableDef {
     stream: false,
 };
 
+/// App webhooks, one partition per app: `pk=W#{appId}`, `sk=S#{subscriptionId}`
+/// (a subscription: URL, event types, resources, state, signing secrets; see
+/// `webhooks/store.rs`) and `sk=D#{deliveryId}` (the delivery log, expired by
+/// TTL).
+pub const WEBHOOKS: TableDef = TableDef {
+    logical_id: "WebhooksTable",
+    env_var: "WEBHOOKS_TABLE",
+    output: "WebhooksTableName",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+    stream: false,
+};
+
 /// Every table of the stack, in template order.
 pub const ALL: &[TableDef] = &[
     APPS,
@@ -223,6 +238,7 @@ pub const ALL: &[TableDef] = &[
     CONNECTIONS,
     FILES,
     LIMITS,
+    WEBHOOKS,
 ];
 
 impl TableDef {

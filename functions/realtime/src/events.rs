@@ -16,6 +16,8 @@ pub enum Incoming {
         request_id: String,
         api_key: Option<String>,
         token: Option<String>,
+        /// The browser's `Origin` header, when a browser opened the socket.
+        origin: Option<String>,
     },
     Disconnect {
         connection_id: String,
@@ -70,6 +72,13 @@ pub fn classify(payload: &Value) -> Incoming {
             request_id,
             api_key: text(&query["apiKey"]),
             token: text(&query["token"]),
+            // API Gateway keeps the browser's casing (`Origin`); be lenient.
+            origin: payload["headers"].as_object().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("origin"))
+                    .and_then(|(_, value)| text(value))
+            }),
         },
         "$disconnect" => Incoming::Disconnect { connection_id },
         _ => Incoming::Message {
@@ -156,7 +165,7 @@ mod tests {
 
     /// The shape API Gateway sends for `$connect` (trimmed to what matters, values as recorded).
     const CONNECT: &str = r#"{
-      "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
+      "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Origin": "https://app.example", "Sec-WebSocket-Version": "13"},
       "isBase64Encoded": false,
       "multiValueQueryStringParameters": {"apiKey": ["ob_k"], "token": ["t.k.n"]},
       "queryStringParameters": {"apiKey": "ob_k", "token": "t.k.n"},
@@ -190,6 +199,7 @@ mod tests {
                 request_id: "Pq1xRGlxDoEF0Fg=".into(),
                 api_key: Some("ob_k".into()),
                 token: Some("t.k.n".into()),
+                origin: Some("https://app.example".into()),
             }
         );
         let message = json!({"requestContext": {"routeKey": "$default", "connectionId": "c", "requestId": "r"}, "body": "{\"action\":\"ping\"}"});

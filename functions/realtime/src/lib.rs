@@ -33,8 +33,14 @@ pub async fn handle<P: Push>(
             request_id,
             api_key,
             token,
+            origin,
         } => match realtime
-            .connect(&connection_id, api_key.as_deref(), token.as_deref())
+            .connect(
+                &connection_id,
+                api_key.as_deref(),
+                token.as_deref(),
+                origin.as_deref(),
+            )
             .await
         {
             Ok(_) => respond(200, &json!({"type": "connected"})),

@@ -23,6 +23,7 @@ async fn main() -> Result<(), Error> {
             signer: TokenSigner::new(&key, &ob_api::state::issuer_for(stage))?,
             push: ManagementApi::new(&sdk, endpoint),
             metrics: ob_api::state::function_metrics(&env),
+            stage_origins: env.list(&env::CORS_ORIGINS).unwrap_or_default(),
         })
     })
     .await?;

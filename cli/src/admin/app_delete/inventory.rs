@@ -1,7 +1,7 @@
 //! What an app still has, per store: the "data" that makes `apps delete` refuse
 //! without `--force`, counted by Query (never a Scan, except connections).
 
-use ob_core::tables::{CONFIG, DATA, FILES, USERS};
+use ob_core::tables::{CONFIG, DATA, FILES, USERS, WEBHOOKS};
 use ob_core::{attr, keys};
 use serde::Serialize;
 
@@ -16,7 +16,7 @@ use crate::error::{CliError, Result};
 #[serde(rename_all = "camelCase")]
 pub struct Tally {
     /// `users`, `apiKeys`, `sessions`, `config`, `records`, `indexEntries`,
-    /// `resources`, `files`, `objects`, `connections` or `audit`.
+    /// `resources`, `files`, `objects`, `connections`, `webhooks` or `audit`.
     pub store: &'static str,
     /// The physical table, or `s3://bucket/prefix`.
     pub location: String,
@@ -122,6 +122,22 @@ pub async fn take(ctx: &AdminContext, loc: &Locations, app_id: &str) -> Result<V
         Tally::new("connections", &loc.connections_table, connections)
             .note("WebSocket connections subscribed to the app's channels"),
     );
+
+    if !tables.webhooks.is_empty() {
+        let webhooks = Partition::new(
+            &tables.webhooks,
+            WEBHOOKS.partition_key,
+            ob_core::webhooks::store::partition(app_id),
+        )
+        .sk_prefix(
+            sort_key(&WEBHOOKS),
+            ob_core::webhooks::store::SUBSCRIPTION_PREFIX.to_owned(),
+        );
+        found.push(
+            Tally::new("webhooks", &tables.webhooks, webhooks.count(client).await?)
+                .note("webhook subscriptions"),
+        );
+    }
 
     found.retain(|t| t.count > 0);
     Ok(found)

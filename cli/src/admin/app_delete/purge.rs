@@ -7,7 +7,7 @@
 
 use ob_core::attr::{self, Item};
 use ob_core::keys;
-use ob_core::tables::{API_KEYS, CONFIG, DATA, FILES, SESSIONS, SESSIONS_BY_USER, USERS};
+use ob_core::tables::{API_KEYS, CONFIG, DATA, FILES, SESSIONS, SESSIONS_BY_USER, USERS, WEBHOOKS};
 
 use super::dynamo::{Partition, delete_keys, key_of};
 use super::inventory::{self, Tally, files_pk, sort_key};
@@ -71,6 +71,23 @@ pub async fn run(ctx: &AdminContext, loc: &Locations, app_id: &str) -> Result<Ve
     let n = connections::delete_all(client, &loc.connections_table, app_id).await?;
     deleted
         .push(Tally::exact("connections", &loc.connections_table, n).note("channel subscriptions"));
+
+    // Subscriptions and their delivery log share the app's partition. A stack
+    // deployed before webhooks existed has no such table: nothing to delete.
+    if !tables.webhooks.is_empty() {
+        let webhooks = Partition::new(
+            &tables.webhooks,
+            WEBHOOKS.partition_key,
+            ob_core::webhooks::store::partition(app_id),
+        );
+        let n = webhooks
+            .delete_all(client, &[WEBHOOKS.partition_key, sort_key(&WEBHOOKS)])
+            .await?;
+        deleted.push(
+            Tally::exact("webhooks", &tables.webhooks, n)
+                .note("webhook subscriptions and delivery log entries"),
+        );
+    }
 
     deleted.retain(|t| t.count > 0);
     Ok(deleted)

@@ -4,9 +4,15 @@
 //! under the channel's partition (what the fan-out Queries) and a marker under
 //! the connection's partition (what disconnect Queries to find the member items
 //! again). Everything carries the connection's expiry, so TTL removes what a
-//! lost `$disconnect` leaves behind.
+//! lost `$disconnect` leaves behind. The connection's own item counts its
+//! subscriptions (`subs`), and every subscribe and unsubscribe moves that count
+//! in the same transaction as the marker, conditionally: parallel subscribes
+//! cannot pass the cap.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest,
+};
 
 use crate::attr::{self, Item};
 use crate::clock;
@@ -26,6 +32,10 @@ pub const CONNECTION_TTL_SECS: i64 = 2 * 3600 + 600;
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
+/// Tries of a subscription transaction that lost a race on the connection's count.
+const MAX_ATTEMPTS: u32 = 5;
+/// The subscription count on the connection's own item.
+const SUBS: &str = "subs";
 
 /// An authenticated connection: who is on the other end, for which app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +80,7 @@ fn put_item(table: &str, item: Item) -> Result<TransactWriteItem> {
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn key(pk: String, sk: &str) -> Item {
+pub(super) fn key(pk: String, sk: &str) -> Item {
     let mut item = Item::new();
     item.insert(CONNECTIONS.partition_key.into(), attr::s(pk));
     item.insert(CONNECTIONS.sort_key.unwrap_or("sk").into(), attr::s(sk));
@@ -94,7 +104,8 @@ fn own_item(connection: &Connection) -> Item {
 
 /// Records a new connection.
 pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
-    let item = own_item(connection);
+    let mut item = own_item(connection);
+    item.insert(SUBS.into(), attr::n(0));
     store
         .client
         .put_item()
@@ -174,15 +185,85 @@ pub async fn subscriptions(store: &Store, connection_id: &str) -> Result<Vec<Str
         .collect())
 }
 
-/// Subscribes; idempotent. Refused beyond `MAX_SUBSCRIPTIONS`.
+/// What became of a subscription transaction.
+enum Move {
+    Done,
+    /// Already (un)subscribed: nothing to do.
+    Unchanged,
+    /// The count's condition failed (subscribe: the cap; the connection is gone).
+    Refused,
+}
+
+/// Runs a subscription transaction whose first item is the count's update and
+/// second the marker's conditional write, retrying lost races.
+async fn move_subscription(store: &Store, items: Vec<TransactWriteItem>) -> Result<Move> {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+        }
+        let result = store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Move::Done),
+            Err(err) => err,
+        };
+        let codes = crate::sessions::cancellation_codes(&err);
+        let failed = |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+        if failed(1) {
+            return Ok(Move::Unchanged);
+        }
+        if failed(0) {
+            return Ok(Move::Refused);
+        }
+        let conflict = codes.iter().any(|c| c == "TransactionConflict")
+            || err.as_service_error().and_then(|e| e.code())
+                == Some("TransactionConflictException");
+        if !conflict {
+            return Err(Error::sdk("change subscription", err));
+        }
+    }
+    Err(Error::Conflict(
+        "too many concurrent subscription changes; retry".into(),
+    ))
+}
+
+/// The connection's count moved by `delta`, only while the connection exists:
+/// up to `MAX_SUBSCRIPTIONS` when adding. Removing relies on the marker's
+/// condition (only a real subscription is removed); a count from before
+/// counting began may go below zero, never above the cap.
+fn count_update(table: &str, connection_id: &str, delta: i64) -> Result<TransactWriteItem> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(connection_pk(connection_id), META_SK)))
+        .update_expression("SET #subs = if_not_exists(#subs, :zero) + :delta")
+        .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+        .expression_attribute_names("#subs", SUBS)
+        .expression_attribute_values(":zero", attr::n(0))
+        .expression_attribute_values(":delta", attr::n(delta));
+    update = if delta > 0 {
+        update
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#subs) OR #subs < :cap)",
+            )
+            .expression_attribute_values(":cap", attr::n(MAX_SUBSCRIPTIONS))
+    } else {
+        update.condition_expression("attribute_exists(#pk)")
+    };
+    let update = update
+        .build()
+        .map_err(|e| Error::internal("build subscription count", e))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Subscribes; idempotent. Refused beyond `MAX_SUBSCRIPTIONS`: the count, the
+/// marker and the member item are written in one transaction, conditional on
+/// the count being under the cap and the marker being new.
 pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
     let name = channel.to_string();
-    let current = subscriptions(store, &connection.connection_id).await?;
-    if !current.contains(&name) && current.len() >= MAX_SUBSCRIPTIONS {
-        return Err(Error::Conflict(format!(
-            "a connection may subscribe to at most {MAX_SUBSCRIPTIONS} channels; unsubscribe first"
-        )));
-    }
     let table = store.connections_table()?;
     let mut member = key(
         channel_pk(&connection.app_id, &name),
@@ -195,35 +276,56 @@ pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel
     );
     marker.insert("appId".into(), attr::s(&connection.app_id));
     marker.insert("expiresAt".into(), attr::n(connection.expires_at));
-    store
-        .client
-        .transact_write_items()
-        .transact_items(put_item(table, member)?)
-        .transact_items(put_item(table, marker)?)
-        .send()
-        .await
-        .map_err(|e| Error::sdk("subscribe", e))?;
-    Ok(())
+    let marker = Put::builder()
+        .table_name(table)
+        .set_item(Some(marker))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+        .build()
+        .map_err(|e| Error::internal("build subscription marker", e))?;
+    let items = vec![
+        count_update(table, &connection.connection_id, 1)?,
+        TransactWriteItem::builder().put(marker).build(),
+        put_item(table, member)?,
+    ];
+    match move_subscription(store, items).await? {
+        Move::Done | Move::Unchanged => Ok(()),
+        Move::Refused => Err(Error::Conflict(format!(
+            "a connection may subscribe to at most {MAX_SUBSCRIPTIONS} channels; unsubscribe first"
+        ))),
+    }
 }
 
 /// Replaces who is on a connection (a fresh token: new role and token expiry)
 /// on its own item and on every member item, so the fan-out sees it at once.
 pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()> {
     let table = store.connections_table()?;
-    let mut items = vec![own_item(connection)];
+    // The own item is updated, not replaced, so its subscription count stays.
+    let own = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(connection_pk(&connection.connection_id), META_SK)))
+        .update_expression(
+            "SET userId = :user, #role = :role, tokenExp = :exp, authenticatedAt = :at",
+        )
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+        .expression_attribute_names("#role", "role")
+        .expression_attribute_values(":user", attr::s(&connection.user_id))
+        .expression_attribute_values(":role", attr::s(connection.role.as_str()))
+        .expression_attribute_values(":exp", attr::n(connection.token_expires_at))
+        .expression_attribute_values(":at", attr::s(clock::now_rfc3339()))
+        .build()
+        .map_err(|e| Error::internal("build connection update", e))?;
+    let mut writes = vec![TransactWriteItem::builder().update(own).build()];
     for channel in subscriptions(store, &connection.connection_id).await? {
         let mut member = key(
             channel_pk(&connection.app_id, &channel),
             &connection.connection_id,
         );
         who(&mut member, connection);
-        items.push(member);
+        // At most 1 + MAX_SUBSCRIPTIONS items; one transaction holds 100.
+        writes.push(put_item(table, member)?);
     }
-    // At most 1 + MAX_SUBSCRIPTIONS items; one transaction holds 100.
-    let writes = items
-        .into_iter()
-        .map(|item| put_item(table, item))
-        .collect::<Result<Vec<_>>>()?;
     store
         .client
         .transact_write_items()
@@ -234,23 +336,36 @@ pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()
     Ok(())
 }
 
-/// Unsubscribes; idempotent.
+/// Unsubscribes; idempotent. The marker's delete is conditional on it
+/// existing, so the count moves only for a real subscription.
 pub async fn unsubscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
     let name = channel.to_string();
-    delete_keys(
-        store,
-        vec![
-            key(
-                channel_pk(&connection.app_id, &name),
-                &connection.connection_id,
-            ),
-            key(
-                connection_pk(&connection.connection_id),
-                &subscription_sk(&name),
-            ),
-        ],
-    )
-    .await
+    let table = store.connections_table()?;
+    let marker = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key(
+            connection_pk(&connection.connection_id),
+            &subscription_sk(&name),
+        )))
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", CONNECTIONS.partition_key)
+        .build()
+        .map_err(|e| Error::internal("build unsubscribe", e))?;
+    let member = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key(
+            channel_pk(&connection.app_id, &name),
+            &connection.connection_id,
+        )))
+        .build()
+        .map_err(|e| Error::internal("build unsubscribe", e))?;
+    let items = vec![
+        count_update(table, &connection.connection_id, -1)?,
+        TransactWriteItem::builder().delete(marker).build(),
+        TransactWriteItem::builder().delete(member).build(),
+    ];
+    // Refused: the connection is gone, and with it its subscriptions.
+    move_subscription(store, items).await.map(|_| ())
 }
 
 /// Removes a connection and all its subscriptions; idempotent. Used on

@@ -9,6 +9,7 @@
 mod channel;
 pub mod connections;
 pub mod fanout;
+pub mod sends;
 mod session;
 
 use std::future::Future;

@@ -32,6 +32,9 @@ pub struct Realtime<P> {
     pub signer: TokenSigner,
     pub push: P,
     pub metrics: Metrics,
+    /// Browser origins allowed for every app (the stage's `cors.allowedOrigins`);
+    /// an app's own origins are read at `$connect`.
+    pub stage_origins: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,22 +83,23 @@ pub fn error_reply(err: &Error, request_id: &str, id: Option<&Value>) -> Value {
 
 impl<P: Push> Realtime<P> {
     /// Authenticates a new connection (API key of an active app, and an access
-    /// token of that app) and records it. Every failure is `Unauthorized`.
+    /// token of that app) and records it. Every failure is `Unauthorized`,
+    /// except a key without the `realtime` scope and a browser `origin` that is
+    /// neither the stage's nor the app's (`Forbidden`).
     pub async fn connect(
         &self,
         connection_id: &str,
         api_key: Option<&str>,
         token: Option<&str>,
+        origin: Option<&str>,
     ) -> Result<Connection> {
         let key =
             api_key.ok_or_else(|| Error::Unauthorized("missing apiKey query parameter".into()))?;
         let key = api_keys::verify(&self.store, key).await?;
-        let active = apps::get(&self.store, &key.app_id)
+        let app = apps::get(&self.store, &key.app_id)
             .await?
-            .is_some_and(|app| app.state == AppState::Active);
-        if !active {
-            return Err(Error::Unauthorized("invalid API key".into()));
-        }
+            .filter(|app| app.state == AppState::Active)
+            .ok_or_else(|| Error::Unauthorized("invalid API key".into()))?;
         let token =
             token.ok_or_else(|| Error::Unauthorized("missing token query parameter".into()))?;
         let claims = self.signer.verify(token)?;
@@ -109,6 +113,9 @@ impl<P: Push> Realtime<P> {
                 "API key lacks the '{}' scope",
                 Scope::Realtime
             )));
+        }
+        if let Some(origin) = origin {
+            self.check_origin(&app, origin).await?;
         }
         let connection = Connection {
             connection_id: connection_id.to_owned(),
@@ -125,6 +132,27 @@ impl<P: Push> Realtime<P> {
         };
         self.metrics.realtime(&connection.app_id, &opened);
         Ok(connection)
+    }
+
+    /// A browser's `Origin` must be the stage's or the app's (registered, or
+    /// its config's `allowedOrigins`), as on the HTTP API; the config is read
+    /// only when the stage's and the registered origins do not match.
+    async fn check_origin(&self, app: &apps::App, origin: &str) -> Result<()> {
+        if self
+            .stage_origins
+            .iter()
+            .chain(&app.origins)
+            .any(|o| o == origin)
+        {
+            return Ok(());
+        }
+        let config = crate::config::get_system(&self.store, &app.app_id).await?;
+        if config.body.allowed_origins.iter().any(|o| o == origin) {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!(
+            "origin {origin} is not allowed for this app"
+        )))
     }
 
     /// Forgets a connection and its subscriptions.
@@ -246,7 +274,10 @@ impl<P: Push> Realtime<P> {
                 "message data is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
             )));
         }
-        let members = connections::members(&self.store, &connection.app_id, &name).await?;
+        let (members, ()) = futures::try_join!(
+            connections::members(&self.store, &connection.app_id, &name),
+            super::sends::count_send(&self.store, connection)
+        )?;
         if !members
             .iter()
             .any(|m| m.connection_id == connection.connection_id)
