@@ -164,6 +164,13 @@ impl ConfigBody {
         if let Some(key) = unknown_key(map) {
             return Err(unknown_key_error(key));
         }
+        // serde would read these structs from an array too (`"limits": [null, null]`);
+        // the document, and every client, says object.
+        for key in ["uploads", "limits"] {
+            if map.get(key).is_some_and(|v| !v.is_object()) {
+                return Err(Error::invalid(key, "must be a JSON object"));
+            }
+        }
         let body: Self = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             Error::invalid(
