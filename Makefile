@@ -17,6 +17,11 @@ STATE := .obctl
 LOCAL_AWS := env -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 OBCTL_POLL_MS=200
 DEV_PORT ?= 8787
+# The browser test (tests/e2e/browser.rs) needs Debian's chromium and chromium-driver;
+# `make test` installs them when missing and it may (root or passwordless sudo).
+# auto: when they cannot be installed, warn loudly and skip only that test;
+# require: fail instead (BROWSER_TEST=require make test).
+BROWSER_TEST ?= auto
 # Extra `obctl dev` flags, e.g. DEV_FLAGS=--in-process or DEV_FLAGS="--build-profile release".
 DEV_FLAGS ?=
 
@@ -42,8 +47,20 @@ lint-templates: venv build ## Render every stage and check it with AWS's cfn-lin
 	$(VENV)/bin/cfn-lint -- $(addprefix target/rendered/,$(addsuffix .yaml,$(STAGES)))
 	@echo "cfn-lint: no findings in $(STAGES)"
 
-test: venv build lint-templates ## Run every test (unit, end-to-end against the emulator, cfn-lint)
-	cargo test --workspace --locked
+test: venv build lint-templates ## Run every test (unit, end-to-end against the emulator and in headless Chromium, cfn-lint)
+	@skipped=""; \
+	warn() { printf '\n%s\n%s\n%s\n%s\n\n' \
+	  "######## WARNING: THE BROWSER TEST IS SKIPPED ########" \
+	  "  why: $$1" \
+	  "  every other test runs; a skipped browser test is not a pass." \
+	  "  fix: install chromium and chromium-driver (Debian), or run as root; BROWSER_TEST=require makes this an error" >&2; }; \
+	if ! reason=$$(tests/browser/ensure-chromium.sh); then \
+	  if [ "$(BROWSER_TEST)" = require ]; then echo "error: the browser test cannot run: $$reason" >&2; exit 1; fi; \
+	  skipped="$$reason"; warn "$$skipped"; \
+	fi; \
+	echo "cargo test --workspace --locked$${skipped:+   (OB_BROWSER_SKIP set: the browser test is skipped)}"; \
+	OB_BROWSER_SKIP="$$skipped" cargo test --workspace --locked; \
+	if [ -n "$$skipped" ]; then warn "$$skipped"; fi
 
 lint: ## rustfmt and clippy, as a reviewer would run them
 	cargo fmt --all -- --check
@@ -79,10 +96,11 @@ dev: venv build emulator ## Run the backend locally: emulator, `local` stage dep
 	echo "try:"; \
 	echo "  curl -s -X POST http://127.0.0.1:$(DEV_PORT)/auth/register -H 'X-API-Key: $$KEY' -H 'Content-Type: application/json' \\"; \
 	echo "    -d '{\"appId\":\"demo\",\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}'"; \
+	echo "or open the example page: http://127.0.0.1:$(DEV_PORT)/_dev/example/?app=demo&key=$$KEY"; \
 	echo
 	$(LOCAL_AWS) $(OBCTL) dev --stage local --port $(DEV_PORT) $(DEV_FLAGS)
 
-bench: venv build ## Latency of the API's hot paths, cold starts of the function processes, the local gateway's cost, render
+bench: venv build ## Latency of the API's hot paths, cold starts and zip sizes of the functions (BENCH_PROFILE=release: as shipped), the local gateway's cost, render
 	cargo bench -p ob-tests --bench api --locked
 	env AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing cargo bench -p ob-tests --bench local --locked
 

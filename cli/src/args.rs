@@ -86,6 +86,8 @@ pub enum Command {
     Config(crate::admin::args::ConfigArgs),
     /// Show an app's audit log, newest first
     Audit(crate::admin::args::AuditArgs),
+    /// Send a test message; list and clear an app's suppressed addresses
+    Notify(crate::admin::notify::NotifyArgs),
     /// Subscribe an app's endpoints to data and auth events, signed per Standard Webhooks
     Webhooks(crate::admin::webhooks::args::WebhooksArgs),
     /// Show the functions' log lines, merged in time order (--follow keeps printing)

@@ -99,6 +99,18 @@ impl Aws {
         client!(self, aws_sdk_dynamodbstreams)
     }
 
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        client!(self, aws_sdk_sqs)
+    }
+
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        client!(self, aws_sdk_sesv2)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        client!(self, aws_sdk_sns)
+    }
+
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         client!(self, aws_sdk_cloudwatchlogs)
     }

@@ -99,7 +99,9 @@ pub async fn ensure(aws: &Aws, stage: &Stage) -> Result<Report> {
     if new_boundary {
         created.push(format!("policy {}", names.boundary_policy));
     }
-    let (role_arn, new_role) = ensure_role(aws, &names, stack, &account).await?;
+    let configuration_set = stage.config.notifications.configuration_set(stack);
+    let (role_arn, new_role) =
+        ensure_role(aws, &names, stack, &account, &configuration_set).await?;
     if new_role {
         created.push(format!("role {}", names.execution_role));
     }
@@ -107,6 +109,10 @@ pub async fn ensure(aws: &Aws, stage: &Stage) -> Result<Report> {
     let (secret_arn, new_secret) = ensure_secret(aws, &names.secret, &stage.name).await?;
     if new_secret {
         created.push(format!("secret {}", names.secret));
+    }
+    let sender = &stage.config.notifications.sender_address;
+    if crate::ses::ensure_sender_identity(aws, stage).await? {
+        created.push(format!("SES identity {sender} (verification started)"));
     }
     Ok(Report {
         stage: stage.name.clone(),

@@ -15,6 +15,7 @@ pub mod output;
 pub mod project;
 pub mod prompt;
 pub mod render;
+pub mod ses;
 pub mod stage;
 pub mod terminal;
 pub mod trace;
@@ -89,6 +90,7 @@ fn execute(cli: &Cli) -> Result<u8, CliError> {
         Command::Users(args) => block_on(admin::users::run(g, args, p)),
         Command::Config(args) => block_on(admin::config::run(g, args, p)),
         Command::Audit(args) => block_on(admin::audit::run(g, args, p)),
+        Command::Notify(args) => block_on(admin::notify::run(g, args, p)),
         Command::Logs(args) => block_on(observe::logs::run(g, args, p)),
         Command::Metrics(args) => block_on(observe::metrics::run(g, args, p)),
     }

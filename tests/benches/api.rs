@@ -160,7 +160,7 @@ async fn fan_out(changes: usize, subscribers: usize) {
     }
     let realtime = Realtime {
         store: api.store.clone(),
-        signer: ob_core::tokens::TokenSigner::new(
+        signer: ob_core::signing::Keyring::ready(
             ob_tests::fixtures::SIGNING_KEY,
             &api.state.settings().issuer,
         )
@@ -231,12 +231,83 @@ fn render_stage() {
     report("obctl render --stage prod", samples);
 }
 
+/// DynamoDB calls and latency per warm request, route by route (what
+/// `tests/e2e/api_calls.rs` asserts), request-limit syncs excluded.
+async fn route_budget(n: usize) {
+    use axum::http::Method;
+    let mut settings = test_settings();
+    settings.request_limits = ob_api::limits::RateLimits {
+        per_app: u32::MAX,
+        per_client: u32::MAX,
+    };
+    let api = Api::start_with_files(settings).await;
+    let app = api.app("bench").await;
+    let password = "correct horse battery";
+    let token = access_token(&api, &app, password).await;
+    let call = |method: Method, path: &str| Call::new(method, path).key(&app.key).bearer(&token);
+    let created = api
+        .send(call(Method::POST, "/api/bench/notes").json(&json!({"data": {"n": 0}})))
+        .await;
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let record = format!("/api/bench/notes/{id}");
+    let limits = api.store.tables.limits.clone();
+    println!("per route, warm ({n} requests each): DynamoDB calls per request, latency");
+    let routes: Vec<(&str, Box<dyn Fn(usize) -> Call + '_>)> = vec![
+        (
+            "GET /api/{app}/{res}/{id}",
+            Box::new(|_| call(Method::GET, &record)),
+        ),
+        ("GET /auth/me", Box::new(|_| call(Method::GET, "/auth/me"))),
+        (
+            "POST /api/{app}/{res}",
+            Box::new(|i| call(Method::POST, "/api/bench/notes").json(&json!({"data": {"n": i}}))),
+        ),
+        (
+            "PATCH /api/{app}/{res}/{id}",
+            Box::new(|i| call(Method::PATCH, &record).json(&json!({"data": {"n": i}}))),
+        ),
+        (
+            "POST /files/{app}/upload-url",
+            Box::new(|i| {
+                call(Method::POST, "/files/bench/upload-url").json(
+                    &json!({"fileName": format!("f{i}.txt"), "fileType": "text/plain", "size": 3}),
+                )
+            }),
+        ),
+        (
+            "POST /auth/login",
+            Box::new(|_| {
+                Call::post("/auth/login").key(&app.key).json(
+                    &json!({"appId": "bench", "email": "bench@example.com", "password": password}),
+                )
+            }),
+        ),
+    ];
+    for (name, request) in &routes {
+        let mut calls = Vec::with_capacity(n);
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n {
+            api.calls.take();
+            let start = Instant::now();
+            api.send(request(i)).await;
+            samples.push(start.elapsed());
+            calls.push(api.calls.take_excluding(&limits).len());
+        }
+        calls.sort_unstable();
+        report(
+            &format!("{name} [{}..{} calls]", calls[0], calls[calls.len() - 1]),
+            samples,
+        );
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|err| panic!("runtime: {err}"));
     runtime.block_on(async {
+        route_budget(50).await;
         api_paths(test_settings().bcrypt_cost, 30).await;
         api_paths(10, 10).await;
         fan_out(1, 50).await;

@@ -1,6 +1,6 @@
 //! `make bench`, the local runtime of `obctl dev`: the cold start of every function (process spawn to first response
 //! through the local Runtime API, with its init duration) beside an empty `lambda_runtime` function built with the
-//! same profile, and the warm cost of the local gateway path against the in-process router. Deploys the `local`
+//! same profile, each function's zip size beside the empty function's, and the warm cost of the local gateway path against the in-process router. Deploys the `local`
 //! stage into a fresh emulator first. Prints figures; asserts nothing. `BENCH_PROFILE=release` measures optimised
 //! binaries (built once, several minutes).
 
@@ -121,6 +121,43 @@ async fn serve(app: axum::Router) -> SocketAddr {
     addr
 }
 
+/// Each function's zip as `obctl build` packs it for this machine with `profile`, beside the empty function's.
+fn zip_sizes(project: &obctl::project::Project, profile: BuildProfile, baseline: &std::path::Path) {
+    let arch = obctl::stage::Architecture::X86_64;
+    let plan = obctl::build::BuildPlan {
+        arch,
+        profile: profile.as_str().to_owned(),
+        out_dir: obctl::build::default_out_dir(project, arch, profile.as_str()),
+    };
+    let artifacts = obctl::build::build(project, &plan).unwrap_or_else(|err| panic!("{err}"));
+    let compression = obctl::build::zip::Compression::for_profile(profile.as_str());
+    let empty = std::fs::read(baseline)
+        .map_err(|err| err.to_string())
+        .and_then(|binary| obctl::build::zip::pack(&binary, compression))
+        .unwrap_or_else(|err| panic!("{err}"))
+        .len() as f64;
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    println!(
+        "zips ({} profile, {}, as `obctl build` packs them; Lambda's limit is per zip, the goal 3 MiB):",
+        profile.as_str(),
+        arch.as_str()
+    );
+    println!(
+        "  {:<9} {:>6.2} MiB   (empty lambda_runtime function)",
+        "baseline",
+        mib(empty)
+    );
+    for artifact in &artifacts {
+        let bytes = artifact.bytes as f64;
+        println!(
+            "  {:<9} {:>6.2} MiB   x{:.1} the empty function",
+            artifact.function,
+            mib(bytes),
+            bytes / empty
+        );
+    }
+}
+
 fn main() {
     let profile = match std::env::var("BENCH_PROFILE").as_deref() {
         Ok("release") => BuildProfile::Release,
@@ -161,13 +198,14 @@ fn main() {
         for spec in &plan.functions {
             let (total, init) = cold_start(spec).await;
             println!(
-                "  {:<9} {:>8.1} ms   init {:>7.1} ms   x{:.1} the empty function",
+                "  {:<9} {:>8.1} ms   init {:>7.1} ms   x{:.2} the empty function",
                 spec.name,
                 ms(total),
                 ms(init),
                 total.as_secs_f64() / empty.as_secs_f64()
             );
         }
+        zip_sizes(&project, profile, &baseline.executable);
 
         // Warm: the same requests through the local gateway to the function processes, and to the in-process router.
         let local = Runtime::new(plan.functions.clone(), EventBus::default());

@@ -39,12 +39,12 @@ pub(crate) fn fails_with(run: &Run, needles: &[&str]) {
     }
 }
 
-/// Five tiny zips named by their hash: enough for the emulator, which never runs them.
+/// One tiny zip per function, named by its hash: enough for the emulator, which never runs them.
 pub(crate) fn fake_artifacts(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("obctl-admin-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for function in ["auth", "data", "files", "admin", "realtime"] {
+    for function in ob_core::functions::ALL.iter().map(|f| f.name) {
         let bytes = obctl::build::zip::pack(
             format!("fake {function}").as_bytes(),
             obctl::build::zip::Compression::Fast,

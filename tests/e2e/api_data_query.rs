@@ -113,7 +113,7 @@ async fn data_pagination_returns_each_readable_record_once_in_order() {
 async fn data_indexed_filter_is_served_by_the_index() {
     let api = Api::start().await;
     let app = api.app("chat").await;
-    let ann = user(&api, &app, "ann", Role::User).await;
+    // Written before the first request: an instance reuses an app's config for 30 s.
     ob_core::config::put(
         &api.store,
         "chat",
@@ -122,6 +122,7 @@ async fn data_indexed_filter_is_served_by_the_index() {
     )
     .await
     .unwrap();
+    let ann = user(&api, &app, "ann", Role::User).await;
     let mut c1 = Vec::new();
     for i in 0..5 {
         let conversation = if i % 2 == 0 { "c1" } else { "c2" };

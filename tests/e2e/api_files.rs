@@ -202,7 +202,6 @@ async fn limits_are_enforced_before_signing() {
     settings.max_upload_bytes = 150;
     let api = Api::start_with_files(settings).await;
     let app = api.app("shop").await;
-    let ada = user(&api, &app, "ada", Role::User).await;
     let body = ConfigBody {
         uploads: UploadLimits {
             max_bytes: 200,
@@ -210,9 +209,11 @@ async fn limits_are_enforced_before_signing() {
         },
         ..ConfigBody::default()
     };
+    // Written before the first request: an instance reuses an app's config for 30 s.
     ob_core::config::put(&api.store, "shop", body, None)
         .await
         .unwrap();
+    let ada = user(&api, &app, "ada", Role::User).await;
 
     let ok = ask_upload(&api, &app, &ada, "cat.png", "image/png", 150).await;
     ok.expect(StatusCode::OK);
@@ -290,8 +291,17 @@ async fn expired_pending_uploads_are_dropped() {
     let now = ob_core::clock::now_epoch();
     let expired = pending("never.txt", now - 60);
     let waiting = pending("later.txt", now + 3600);
+    let writer = ob_core::standing::Writer {
+        standing: ob_core::standing::Standing {
+            app_id: "shop".into(),
+            key_id: app.key_id.clone(),
+            user: Some((ada.id.clone(), ob_core::clock::now_millis())),
+        },
+        origin: Default::default(),
+        audit_retention_days: 30,
+    };
     for item in [&expired, &waiting] {
-        ob_core::files::store::put_pending(&api.store, "shop", item)
+        ob_core::files::store::put_pending(&api.store, &writer, "shop", item)
             .await
             .unwrap();
     }

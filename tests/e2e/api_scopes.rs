@@ -8,7 +8,6 @@ use axum::http::{Method, StatusCode};
 use ob_api::scope::{Requirement, requirements};
 use ob_core::realtime::{Push, PushError, Realtime};
 use ob_core::scopes::Scope;
-use ob_core::tokens::TokenSigner;
 use ob_core::users::Role;
 use ob_tests::fixtures::{Api, Call, SIGNING_KEY};
 use serde_json::json;
@@ -192,7 +191,8 @@ async fn a_websocket_needs_the_realtime_scope() {
     let ada = user(&api, &shop, "ada", Role::User).await;
     let realtime = Realtime {
         store: api.store.clone(),
-        signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
+        signer: ob_core::signing::Keyring::ready(SIGNING_KEY, &api.state.settings().issuer)
+            .unwrap(),
         push: Nowhere,
         metrics: api.state.metrics().clone(),
         stage_origins: Vec::new(),

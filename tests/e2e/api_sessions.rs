@@ -17,6 +17,7 @@ fn strict_policy() -> Policy {
         account_window_secs: 600,
         registrations_per_client: 3,
         registration_window_secs: 600,
+        ..Policy::default()
     }
 }
 

@@ -74,7 +74,7 @@ fn role(name: &str) -> String {
 
 #[test]
 fn the_deploy_role_cannot_escalate() {
-    let deploy = execution_policy(STACK, ACCOUNT);
+    let deploy = execution_policy(STACK, ACCOUNT, STACK);
     let boundary = boundary_arn(STACK, ACCOUNT);
     let stack_role = role(&format!("{STACK}-AuthRole-1X2Y3Z"));
     let with_boundary = [("iam:PermissionsBoundary", boundary.as_str())];

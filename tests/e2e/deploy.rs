@@ -96,7 +96,16 @@ async fn deploy_lifecycle_on_the_emulator() {
     // Bootstrap is idempotent.
     let first = obctl(&emu, &["bootstrap", "--stage", "local", "--output", "json"]);
     ok(&first);
-    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(4));
+    // The artifacts bucket, the roles' boundary, the execution role, the signing key
+    // and the SES sender identity.
+    assert_eq!(first.json()["created"].as_array().map(Vec::len), Some(5));
+    assert!(
+        first.json()["created"][4]
+            .as_str()
+            .is_some_and(|c| c.starts_with("SES identity no-reply@localhost.example")),
+        "{}",
+        first.stdout
+    );
     let again = obctl(&emu, &["bootstrap", "--stage", "local", "--output", "json"]);
     ok(&again);
     assert_eq!(again.json()["created"], serde_json::json!([]));
@@ -128,9 +137,19 @@ async fn deploy_lifecycle_on_the_emulator() {
         .iter()
         .map(|a| a["reused"] == true)
         .collect();
-    assert_eq!(reused, [true; 5], "{}", second.stdout);
+    assert_eq!(
+        reused,
+        vec![true; ob_core::functions::ALL.len()],
+        "{}",
+        second.stdout
+    );
     let built = zips(&a);
-    assert_eq!(built.len(), 5, "one zip per function: {:?}", built.keys());
+    assert_eq!(
+        built.len(),
+        ob_core::functions::ALL.len(),
+        "one zip per function: {:?}",
+        built.keys()
+    );
     assert_eq!(built, zips(&b), "builds are reproducible");
     for (name, bytes) in &built {
         let hash = obctl::build::zip::sha256_hex(bytes);
@@ -190,7 +209,7 @@ async fn deploy_lifecycle_on_the_emulator() {
     ok(&deployed);
     let report = deployed.json();
     assert_eq!(report["outcome"]["finalStatus"], "CREATE_COMPLETE");
-    assert_eq!(report["reused"], 5, "{report}");
+    assert_eq!(report["reused"], ob_core::functions::ALL.len(), "{report}");
     let outputs = obctl(&emu, &["outputs", "--stage", "local", "--output", "json"]).json();
     for table in ob_core::tables::ALL {
         assert!(
@@ -199,6 +218,20 @@ async fn deploy_lifecycle_on_the_emulator() {
             table.output
         );
     }
+    for queue in ob_core::queues::ALL {
+        assert!(
+            outputs[queue.output].is_string(),
+            "output {} in {outputs}",
+            queue.output
+        );
+    }
+    // The local emulator stands for an account out of the SES sandbox whose
+    // sender is verified: no warnings.
+    assert_eq!(
+        report["summary"]["warnings"],
+        serde_json::json!([]),
+        "{report}"
+    );
     let tables = aws_sdk_dynamodb::Client::new(&emu.sdk_config().await)
         .list_tables()
         .send()
@@ -214,12 +247,11 @@ async fn deploy_lifecycle_on_the_emulator() {
         &["deploy", "--stage", "local", "--yes", "--artifacts", &a_arg],
     );
     ok(&noop);
-    assert!(
-        noop.stdout
-            .contains("uploads: 0 new, 5 already in the bucket"),
-        "{}",
-        noop.stdout
+    let reused = format!(
+        "uploads: 0 new, {} already in the bucket",
+        ob_core::functions::ALL.len()
     );
+    assert!(noop.stdout.contains(&reused), "{}", noop.stdout);
     assert!(noop.stdout.contains("no changes"), "{}", noop.stdout);
     assert_eq!(
         obctl(&emu, &["diff", "--stage", "local", "--artifacts", &a_arg]).code,

@@ -42,19 +42,22 @@ fn the_template_declares_exactly_the_defined_functions_and_their_variables() {
                 "{stage}/{}: Environment.Variables must be exactly what functions.rs declares",
                 def.name
             );
-            for table in def.tables {
+            let refs = def
+                .tables
+                .iter()
+                .map(|t| (t.env_var, t.logical_id))
+                .chain(def.queues.iter().map(|q| (q.env_var, q.logical_id)));
+            for (env_var, logical_id) in refs {
                 let value = function
                     .environment
                     .iter()
-                    .find(|(name, _)| name == table.env_var)
+                    .find(|(name, _)| name == env_var)
                     .map(|(_, v)| v);
                 assert_eq!(
                     value.and_then(|v| v["Ref"].as_str()),
-                    Some(table.logical_id),
-                    "{stage}/{}: {} must be !Ref {}",
+                    Some(logical_id),
+                    "{stage}/{}: {env_var} must be !Ref {logical_id}",
                     def.name,
-                    table.env_var,
-                    table.logical_id
                 );
             }
         }
@@ -105,11 +108,21 @@ fn the_template_routes_and_mappings_are_the_defined_ones() {
                     .iter()
                     .find(|m| m.logical_id == source.logical_id)
                     .unwrap_or_else(|| panic!("{stage}: no mapping {}", source.logical_id));
-                let EventSource::TableStream(table) = source.source;
+                let expected = match source.source {
+                    EventSource::TableStream(table) => format!("[{}, StreamArn]", table.logical_id),
+                    EventSource::Queue(queue) => {
+                        // What makes a failed message come back alone, then dead-letter.
+                        assert!(
+                            mapping.report_batch_item_failures,
+                            "{stage}/{}: ReportBatchItemFailures",
+                            source.logical_id
+                        );
+                        format!("[{}, Arn]", queue.logical_id)
+                    }
+                };
                 assert_eq!(
                     mapping.source["Fn::GetAtt"],
-                    serde_yaml::from_str::<Value>(&format!("[{}, StreamArn]", table.logical_id))
-                        .expect("yaml"),
+                    serde_yaml::from_str::<Value>(&expected).expect("yaml"),
                     "{stage}/{}",
                     source.logical_id
                 );
@@ -205,6 +218,9 @@ fn a_stage_may_only_size_functions_that_exist() {
         err.contains("lambda.functions.realtme: is not a function of the stack"),
         "{err}"
     );
-    assert!(err.contains("auth, data, files, admin, realtime"), "{err}");
+    assert!(
+        err.contains("auth, data, files, admin, realtime, notify"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

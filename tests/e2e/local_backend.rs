@@ -2,7 +2,8 @@
 //! per function (its children) behind the local API Gateway; every template route reaches its own function; apps
 //! and keys come from the admin commands; a browser-style client uploads and reads back a file; WebSocket clients of
 //! one app see each other's changes live (also after cancelled transactions) while a client of another app sees
-//! nothing; and a push to a connection that closed is `410 Gone`.
+//! nothing; a push to a connection that closed is `410 Gone`; a password is reset through the dev outbox
+//! (`local_outbox`); and the example page is served at `/_dev/example/`, also by `obctl dev --in-process`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,7 @@ use crate::local_metrics::{self, Backend, Caller};
 use crate::realtime::{Socket, next};
 
 /// `obctl dev`, killed when dropped; what it printed is kept.
-struct DevServer {
+pub(crate) struct DevServer {
     child: Child,
     printed: Arc<Mutex<Vec<String>>>,
 }
@@ -36,7 +37,7 @@ impl Drop for DevServer {
 
 impl DevServer {
     /// Waits for a printed line containing every one of `needles`.
-    fn line(&self, needles: &[&str]) -> String {
+    pub(crate) fn line(&self, needles: &[&str]) -> String {
         let deadline = std::time::Instant::now() + crate::realtime::PATIENCE;
         loop {
             if let Some(line) = self
@@ -96,13 +97,19 @@ pub(crate) fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
 
 /// `obctl dev` for the `local` stage on a free port, with `flags`; returns it and its `host:port`.
 fn start_dev(emu: &ob_tests::Emulator, flags: &[&str]) -> (DevServer, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = ob_tests::free_port();
+    let mut args = vec!["--stage", "local"];
+    args.extend(flags);
+    let server = start_dev_at(emu, port, &args);
+    (server, format!("127.0.0.1:{port}"))
+}
+
+/// `obctl dev ARGS --port PORT`, once it says it is serving.
+pub(crate) fn start_dev_at(emu: &ob_tests::Emulator, port: u16, args: &[&str]) -> DevServer {
     let mut child = Command::new(obctl_bin())
-        .args(["dev", "--stage", "local", "--port", &port.to_string()])
-        .args(flags)
+        .arg("dev")
+        .args(args)
+        .args(["--port", &port.to_string()])
         .current_dir(ob_tests::emulator::workspace_root())
         .envs(emu.env_vars())
         .stdout(Stdio::piped())
@@ -138,7 +145,8 @@ fn start_dev(emu: &ob_tests::Emulator, flags: &[&str]) -> (DevServer, String) {
             )
         });
     server.line(&[&format!("ws://127.0.0.1:{port}/live")]);
-    (server, format!("127.0.0.1:{port}"))
+    server.line(&[&format!("http://127.0.0.1:{port}/_dev/outbox")]);
+    server
 }
 
 /// One process per function, each a child of `obctl dev`, running its own binary.
@@ -333,12 +341,47 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
 
     changes_still_arrive_after_cancelled_transactions(&base, &demo_key, &bob, &mut ada_ws).await;
     a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
+    crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
+    crate::local_outbox::notify_commands(emu, &server);
+    the_example_page_is_served(&base).await;
     crate::openapi_conformance::schemathesis_finds_nothing(emu, &base).await;
     drop(server);
 
-    // `--in-process` serves the same numbers from the API's own metrics.
+    // `--in-process` serves the same numbers from the API's own metrics, and the same page.
     let (_server, base) = start_dev(emu, &["--in-process"]);
     local_metrics::per_app_and_route(&base, demo, rival, Backend::InProcess).await;
+    the_example_page_is_served(&base).await;
+}
+
+/// `/_dev/example/` (`obctl dev`'s own, never a function's): the page and the helper it imports.
+async fn the_example_page_is_served(base: &str) {
+    let bare = http::exchange("GET", &format!("http://{base}/_dev/example"), &[], &[]).await;
+    assert_eq!(bare.status, 308);
+    assert_eq!(bare.header("location"), ["/_dev/example/"]);
+    let page = http::exchange("GET", &format!("http://{base}/_dev/example/"), &[], &[]).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), ["text/html; charset=utf-8"]);
+    assert!(String::from_utf8_lossy(&page.body).contains("example.js"));
+    let helper = http::exchange(
+        "GET",
+        &format!("http://{base}/_dev/example/one-backend.js"),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(helper.status, 200);
+    assert_eq!(
+        helper.body,
+        include_bytes!("../browser/example/one-backend.js")
+    );
+    let missing = http::exchange(
+        "GET",
+        &format!("http://{base}/_dev/example/nope.js"),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(missing.status, 404);
 }
 
 /// A conflicting registration (a cancelled transaction on the users table) and a

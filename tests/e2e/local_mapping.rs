@@ -1,6 +1,8 @@
 //! The local stream mapping (ob-local) on an emulator table's stream: records arrive in batches as Lambda delivers
 //! them, a batch with a failed record is retried from that record, and records whose retries ran out are dropped
-//! without blocking the shard.
+//! without blocking the shard; and the local queue mapping on an emulator SQS queue: what succeeded is deleted, what
+//! the function names in `batchItemFailures` comes back after the visibility timeout, and SQS dead-letters it after
+//! `maxReceiveCount` receives.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +12,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
     ScalarAttributeType, StreamSpecification, StreamViewType, WriteRequest,
 };
+use aws_sdk_sqs::types::QueueAttributeName;
 use ob_local::sources::dynamodb_stream::{DynamoDbStream, StartingPosition, StreamSpec};
+use ob_local::sources::sqs_queue::{QueueSpec, SqsQueue};
 use ob_local::sources::{self, MappingSpec};
 use ob_local::{Event, EventBus};
 use serde_json::Value;
@@ -158,5 +162,139 @@ async fn a_batch_with_a_failed_record_is_retried_from_it_and_spent_retries_drop_
     let third = batch(&mut local).await;
     assert_eq!(third.len(), 1, "the shard moves on: {third:?}");
     assert!(!second.contains(&third[0]));
+    drop(emu);
+}
+
+/// A queue `name` with a 1-second visibility timeout and a dead-letter queue (`name-dlq`) after 2 receives: its
+/// ARN, its URL and the dead-letter queue's URL.
+pub(crate) async fn queue_with_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String, String) {
+    let arn_of = |url: String| async move {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        attributes.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+    };
+    let dead = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap();
+    let dead_url = dead.queue_url().unwrap().to_owned();
+    let redrive = serde_json::json!({"deadLetterTargetArn": arn_of(dead_url.clone()).await, "maxReceiveCount": 2});
+    let work = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .unwrap();
+    let work_url = work.queue_url().unwrap().to_owned();
+    (arn_of(work_url.clone()).await, work_url, dead_url)
+}
+
+#[tokio::test]
+async fn a_queue_mapping_deletes_what_succeeded_retries_failed_items_and_sqs_dead_letters_them() {
+    let emu = ob_tests::emulator().await;
+    let sdk = emu.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (queue_arn, work_url, dead_url) = queue_with_dead_letters(&sqs, "t-work").await;
+    let fixture = function("fixture", "fixture-function", Duration::from_secs(10), &[]);
+    let mut local = Local::start(vec![fixture], None, None).await;
+    let source = SqsQueue::new(
+        sqs.clone(),
+        QueueSpec {
+            mapping: "TestQueueMapping".into(),
+            queue_arn,
+            wait: Duration::from_secs(1),
+        },
+        local.runtime.events().clone(),
+    );
+    let mapping = MappingSpec {
+        name: "TestQueueMapping".into(),
+        function: "fixture".into(),
+        batch_size: 10,
+        batching_window: Duration::from_millis(500),
+        report_batch_item_failures: true,
+    };
+    let _runner = sources::start(mapping, source, local.runtime.clone());
+
+    for body in ["fine", "fail once", "fail always"] {
+        sqs.send_message()
+            .queue_url(&work_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut first = batch(&mut local).await;
+    first.sort();
+    assert_eq!(
+        first,
+        ["fail always", "fail once", "fine"],
+        "one batch of three"
+    );
+    // Past the visibility timeout, only what the function named comes back.
+    let mut second = batch(&mut local).await;
+    second.sort();
+    assert_eq!(second, ["fail always", "fail once"]);
+    // The second receive was the last (maxReceiveCount 2): SQS moves the message on the next receive.
+    let mut dead = Vec::new();
+    for _ in 0..40 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dead_url)
+            .send()
+            .await
+            .unwrap();
+        dead.extend(
+            out.messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        dead,
+        ["fail always"],
+        "only the message that kept failing is dead-lettered"
+    );
+    let report = local
+        .next("the mapping's reports", |e| match e {
+            Event::Invoked(report) if report.trigger.starts_with("TestQueueMapping") => {
+                Some(report.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(report.function, "fixture");
+    let left = sqs
+        .get_queue_attributes()
+        .queue_url(&work_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let count = |name: QueueAttributeName| left.attributes().unwrap()[&name].clone();
+    assert_eq!(
+        (
+            count(QueueAttributeName::ApproximateNumberOfMessages),
+            count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        ),
+        ("0".to_owned(), "0".to_owned()),
+        "the work queue is empty"
+    );
     drop(emu);
 }

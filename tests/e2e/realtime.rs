@@ -40,7 +40,8 @@ impl Drop for Live {
 pub(crate) async fn serve(api: &Api) -> Live {
     let realtime = Realtime {
         store: api.store.clone(),
-        signer: TokenSigner::new(SIGNING_KEY, &api.state.settings().issuer).unwrap(),
+        signer: ob_core::signing::Keyring::ready(SIGNING_KEY, &api.state.settings().issuer)
+            .unwrap(),
         push: LocalHub::default(),
         metrics: api.state.metrics().clone(),
         stage_origins: api.state.settings().stage_origins.clone(),

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::StatusCode;
 use ob_core::realtime::{Push, PushError, Realtime, connections};
-use ob_core::tokens::TokenSigner;
 use ob_core::users::Role;
 use ob_core::{Store, Tables};
 use ob_tests::fixtures::{Api, SIGNING_KEY};
@@ -43,7 +42,7 @@ fn service(store: Store, issuer: &str) -> (Realtime<Recorder>, ob_metrics::Recor
     let metrics = ob_metrics::Metrics::new("test", Default::default(), Arc::new(lines.clone()));
     let realtime = Realtime {
         store,
-        signer: TokenSigner::new(SIGNING_KEY, issuer).unwrap(),
+        signer: ob_core::signing::Keyring::ready(SIGNING_KEY, issuer).unwrap(),
         push: Recorder::default(),
         metrics,
         stage_origins: vec!["https://stage.example".into()],

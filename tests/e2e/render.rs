@@ -68,7 +68,8 @@ fn artifact_keys_and_signing_key_are_parameters_without_defaults() {
             "DataCodeKey",
             "FilesCodeKey",
             "AdminCodeKey",
-            "RealtimeCodeKey"
+            "RealtimeCodeKey",
+            "NotifyCodeKey"
         ]
     );
     for (name, param) in params {
@@ -176,7 +177,13 @@ fn wrong_types_missing_keys_and_bad_values_are_explained() {
             .replace("- https://dev.example.com", "- https://dev.example.com/")
     });
     let values = stage::load(&p3, "values").expect_err("values").to_string();
-    assert!(values.contains("has 6 invalid settings"), "{values}");
+    assert!(values.contains("has 7 invalid settings"), "{values}");
+    assert!(
+        values.contains(
+            "lambda.functions.notify.timeoutSeconds: 45 s is above 30 s: NotifyQueue hides a received message for 180 s"
+        ),
+        "{values}"
+    );
     assert!(
         values.contains("lambda.logRetentionDays: 10 is not a retention CloudWatch Logs accepts"),
         "{values}"

@@ -273,7 +273,11 @@ fn alarms_cover_p99_latency_stream_age_and_dead_letter_queues_and_reach_the_topi
             "{name}"
         );
 
-        let mappings = of_type(&template, "AWS::Lambda::EventSourceMapping");
+        // Stream mappings (a queue mapping's backlog is its queue's depth alarm).
+        let mappings: Vec<_> = of_type(&template, "AWS::Lambda::EventSourceMapping")
+            .into_iter()
+            .filter(|(_, m)| m["Properties"]["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn")
+            .collect();
         assert!(!mappings.is_empty());
         for (id, mapping) in mappings {
             let function = mapping["Properties"]["FunctionName"]["Ref"]

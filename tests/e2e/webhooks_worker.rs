@@ -7,6 +7,7 @@
 
 use axum::http::StatusCode;
 use ob_core::webhooks::deliveries::{self, DeliveryState};
+use ob_core::webhooks::events;
 use ob_core::webhooks::send::Sender;
 use ob_core::webhooks::worker::{Job, Next, process, redeliver};
 use ob_core::webhooks::{
@@ -139,6 +140,32 @@ async fn retries_backoff_disabling_and_replay() {
 
     let listed = deliveries::list(db, "shop", false, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
+
+    // Fan-out: an event is logged and queued once per matching subscription.
+    let user = serde_json::json!({"id": "u1", "email": "ann@example.com"});
+    let event = events::auth("a1", "shop", EventType::UserCreated, user);
+    let subs = store::list(db, "shop").await.unwrap();
+    assert!(
+        events::fan_out(db, &event, &subs, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "filtered out"
+    );
+    let (auth_sub, _) = store::create(db, "shop", &url, &[EventType::UserCreated], &[])
+        .await
+        .unwrap();
+    let subs = store::list(db, "shop").await.unwrap();
+    let jobs = events::fan_out(db, &event, &subs, now).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let queued_delivery = deliveries::get(db, "shop", &jobs[0].delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(queued_delivery.subscription_id, auth_sub.subscription_id);
+    assert_eq!(
+        (queued_delivery.event_id.as_str(), queued_delivery.state),
+        ("evt_a1", DeliveryState::Pending)
+    );
     assert!(
         deliveries::list(db, "shop", true, 10)
             .await

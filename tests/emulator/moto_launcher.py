@@ -20,12 +20,19 @@ import signal
 import sys
 import threading
 
+# Before moto is imported (its settings read the environment once): no blanket
+# `Access-Control-Allow-Origin: *` on every answer; buckets answer CORS by their
+# own configuration, as S3 does (see s3_cors.py).
+os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+
 from moto.cloudformation import models as cloudformation_models
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
 import cloudwatch_fixes
 import dynamodb_fixes
+import notify_fixes
+import s3_cors
 
 
 def record_change_set_results() -> None:
@@ -112,9 +119,15 @@ def main() -> int:
     dynamodb_fixes.keep_stream_records_for_readers()
     dynamodb_fixes.atomic_item_writes()
     dynamodb_fixes.transactions_touch_only_their_items()
+    notify_fixes.keep_queue_messages_for_pollers()
+    notify_fixes.answer_sesv2_get_account()
+    notify_fixes.verified_identities_may_send()
+    notify_fixes.keep_an_outbox()
     cloudwatch_fixes.answer_rpc_v2_cbor()
     cloudwatch_fixes.percentile_statistics()
     cloudwatch_fixes.order_independent_dimensions()
+    s3_cors.apply_cloudformation_cors()
+    s3_cors.evaluate_like_s3()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()  # returns once the socket is bound and listening
     if args.pidfile:

@@ -10,8 +10,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use ob_api::{AppState, ClientAddr, Settings};
+use ob_api::{AppState, ClientAddr, Services, Settings};
 use ob_core::files::FileStore;
+use ob_core::notify::NotifyQueue;
 use ob_core::tables::{self, TableDef};
 use ob_core::{Store, Tables};
 use serde_json::Value;
@@ -106,6 +107,64 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Tab
     });
 }
 
+/// Creates every queue of `ob_core::queues::ALL` as `{prefix}{logical id}`,
+/// dead-letter queues first, with the redrive, visibility and retention the
+/// template declares; returns their URLs by logical id.
+pub async fn create_queues(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+) -> HashMap<&'static str, String> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let client = aws_sdk_sqs::Client::new(sdk);
+    let mut urls = HashMap::new();
+    let mut arns: HashMap<&'static str, String> = HashMap::new();
+    let mut ordered: Vec<&ob_core::queues::QueueDef> = ob_core::queues::ALL.iter().collect();
+    ordered.sort_by_key(|q| !q.dead_letter);
+    for queue in ordered {
+        let mut request = client
+            .create_queue()
+            .queue_name(format!("{prefix}{}", queue.logical_id))
+            .attributes(
+                A::VisibilityTimeout,
+                queue.visibility_timeout_secs.to_string(),
+            )
+            .attributes(A::MessageRetentionPeriod, queue.retention_secs.to_string())
+            .attributes(A::SqsManagedSseEnabled, "true");
+        if let Some(redrive) = queue.redrive {
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": arns[redrive.dead_letter.logical_id],
+                "maxReceiveCount": redrive.max_receive_count,
+            });
+            request = request.attributes(A::RedrivePolicy, policy.to_string());
+        }
+        let url = request
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "create queue {}: {}",
+                    queue.logical_id,
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })
+            .queue_url
+            .expect("a queue URL");
+        let arn = client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(A::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|mut a| a.remove(&A::QueueArn))
+            .expect("a queue ARN");
+        arns.insert(queue.logical_id, arn);
+        urls.insert(queue.logical_id, url);
+    }
+    urls
+}
+
 /// Name of the files bucket `Api::start_with_files` creates.
 pub const FILES_BUCKET: &str = "t-files";
 
@@ -189,6 +248,8 @@ pub struct Api {
     pub calls: CallLog,
     /// The emulator's SDK config, for clients of other services.
     pub sdk: aws_config::SdkConfig,
+    /// URLs of the stack's queues (`ob_core::queues`), by logical id.
+    pub queues: HashMap<&'static str, String>,
     /// Every EMF line the API published, in order.
     pub metrics: ob_metrics::Recorder,
     router: Router,
@@ -224,13 +285,21 @@ impl Api {
         } else {
             None
         };
+        let queues = create_queues(&sdk, "t-").await;
+        let services = Services {
+            files,
+            notify: Some(NotifyQueue::new(
+                calls.sqs(&sdk),
+                &queues[ob_core::queues::NOTIFY.logical_id],
+            )),
+        };
         let metrics = ob_metrics::Recorder::default();
         let published = ob_metrics::Metrics::new(
             &settings.stage,
             ob_metrics::HttpDetail::AppTotals,
             std::sync::Arc::new(metrics.clone()),
         );
-        let state = AppState::with_files(store.clone(), files, SIGNING_KEY, settings)
+        let state = AppState::with_services(store.clone(), services, SIGNING_KEY, settings)
             .expect("state builds")
             .with_metrics(published);
         Self {
@@ -239,9 +308,15 @@ impl Api {
             state,
             calls,
             sdk,
+            queues,
             metrics,
             _emulator: emulator,
         }
+    }
+
+    /// The emulator the API runs against.
+    pub fn emulator(&self) -> &crate::Emulator {
+        &self._emulator
     }
 
     /// Registers an app and gives it a key with every scope by name

@@ -56,37 +56,61 @@ pub async fn exchange(method: &str, url: &str, headers: &[(String, String)], bod
         .await
         .expect("send head");
     stream.write_all(body).await.expect("send body");
+    // Read the head, then exactly the body its framing announces: some servers
+    // (chromedriver) keep the connection open despite `Connection: close`.
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("read response");
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let mut chunk = [0u8; 8192];
+    let split = loop {
+        if let Some(at) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        let n = stream.read(&mut chunk).await.expect("read response");
+        assert!(
+            n > 0,
+            "the connection closed before a complete response head"
+        );
+        response.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let header_lines: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let head = head.to_ascii_lowercase();
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status line");
     let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    let length = head.lines().find_map(|line| {
+        line.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if chunked => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete || method == "HEAD" || status == 204 || status == 304 {
+            break;
+        }
+        let n = stream.read(&mut chunk).await.expect("read response");
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    if chunked {
         body = dechunk(&body);
     }
-    let headers = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
     Reply {
         status,
-        headers,
+        headers: header_lines,
         body,
     }
 }

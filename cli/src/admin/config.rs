@@ -224,7 +224,9 @@ fn parse_key(key: &str) -> Result<Key<'_>> {
 fn not_a_key(key: &str) -> CliError {
     CliError::new(format!("{key} is not a config key")).fix(format!(
         "keep the app's own values under settings: settings.{key}=VALUE; the system keys are \
-         featureFlags[.NAME], allowedOrigins, indexedFields[.RESOURCE], uploads[.maxBytes|.allowedMimeTypes]"
+         featureFlags[.NAME], allowedOrigins, indexedFields[.RESOURCE], uploads[.maxBytes|.allowedMimeTypes], \
+         auth[.passwordResetUrl|.emailVerificationUrl|.requireVerifiedEmail], \
+         limits[.requestsPerMinute|.requestsPerMinutePerClient]"
     ))
 }
 
@@ -363,6 +365,12 @@ mod tests {
             assert_eq!(err.problem, format!("{key} is not a config key"));
             let fix = err.fix.unwrap();
             assert!(fix.contains(&format!("settings.{key}=VALUE")), "{fix}");
+            for system in config::SYSTEM_KEYS {
+                assert!(
+                    fix.contains(&format!(", {system}")) || fix.contains(&format!(" {system}[")),
+                    "{system} in {fix}"
+                );
+            }
         }
         let err = parse_body(json!({"theme": "dark"}), "shop.yaml").unwrap_err();
         assert!(err.fix.unwrap().contains("settings.theme"));

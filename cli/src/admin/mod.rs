@@ -1,4 +1,4 @@
-//! `obctl apps|keys|users|config|audit|webhooks`: operator commands against a deployed stage's tables.
+//! `obctl apps|keys|users|config|audit|notify|webhooks`: operator commands against a deployed stage's tables.
 //!
 //! Every command builds one [`AdminContext`] from `--stage` and the AWS options:
 //! the stage's tables come from the stack's outputs (no table names typed by
@@ -11,6 +11,7 @@ pub mod args;
 pub mod audit;
 pub mod config;
 pub mod keys;
+pub mod notify;
 pub mod users;
 pub mod webhooks;
 pub mod when;

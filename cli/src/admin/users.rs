@@ -28,16 +28,18 @@ impl fmt::Display for UserList {
         }
         write!(
             f,
-            "{:<36} {:<6} {:<9} {:<24} EMAIL",
-            "ID", "ROLE", "DISABLED", "CREATED"
+            "{:<36} {:<6} {:<9} {:<9} {:<24} EMAIL",
+            "ID", "ROLE", "DISABLED", "VERIFIED", "CREATED"
         )?;
         for u in &self.users {
+            let yes_no = |b: bool| if b { "yes" } else { "no" };
             write!(
                 f,
-                "\n{:<36} {:<6} {:<9} {:<24} {}",
+                "\n{:<36} {:<6} {:<9} {:<9} {:<24} {}",
                 u.user_id,
                 u.role.as_str(),
-                if u.disabled { "yes" } else { "no" },
+                yes_no(u.disabled),
+                yes_no(u.email_verified),
                 u.created_at,
                 u.email
             )?;

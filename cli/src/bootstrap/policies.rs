@@ -7,7 +7,7 @@
 //! Lambda only; and its own name is outside the stack's prefix and explicitly
 //! out of its reach. The boundary caps every stack role at what the functions
 //! use (the stack's tables, files bucket, log groups, signing key, WebSocket
-//! pushes) and denies IAM outright, so even `*:*` attached to a stack role
+//! pushes, its queues, e-mail through SES and SMS through SNS) and denies IAM outright, so even `*:*` attached to a stack role
 //! grants no more than that.
 
 use serde_json::{Value, json};
@@ -56,8 +56,14 @@ pub fn boundary_policy(stack: &str, account: &str) -> Value {
              "Resource": [format!("arn:aws:secretsmanager:*:{account}:secret:{stack}/*")]},
             {"Sid": "WebSocketPushes", "Effect": "Allow", "Action": "execute-api:ManageConnections",
              "Resource": [format!("arn:aws:execute-api:*:{account}:*/*/*/@connections/*")]},
-            {"Sid": "FailedBatches", "Effect": "Allow", "Action": "sqs:SendMessage",
+            {"Sid": "Queues", "Effect": "Allow",
+             "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
              "Resource": [format!("arn:aws:sqs:*:{account}:{stack}-*")]},
+            {"Sid": "SendEmail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+             "Resource": [format!("arn:aws:ses:*:{account}:identity/*"),
+                          format!("arn:aws:ses:*:{account}:configuration-set/*")]},
+            {"Sid": "SendSms", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
             {"Sid": "NoIdentityChanges", "Effect": "Deny",
              "Action": ["iam:*", "sts:AssumeRole", "organizations:*"], "Resource": "*"}
         ]
@@ -65,8 +71,9 @@ pub fn boundary_policy(stack: &str, account: &str) -> Value {
 }
 
 /// The policy of the role CloudFormation assumes to deploy the stack: it may
-/// manage only resources named after the stack, and roles only with the boundary.
-pub fn execution_policy(stack: &str, account: &str) -> Value {
+/// manage only resources named after the stack (and the stage's SES
+/// configuration set), and roles only with the boundary.
+pub fn execution_policy(stack: &str, account: &str, configuration_set: &str) -> Value {
     let lower = stack.to_lowercase();
     let roles = format!("arn:aws:iam::{account}:role/{stack}-*");
     let boundary = boundary_arn(stack, account);
@@ -120,10 +127,14 @@ pub fn execution_policy(stack: &str, account: &str) -> Value {
              "Resource": ["arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*"]},
             {"Sid": "Alarms", "Effect": "Allow", "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource"],
              "Resource": [format!("arn:aws:cloudwatch:*:{account}:alarm:{stack}-*")]},
-            {"Sid": "AlarmTopic", "Effect": "Allow", "Action": "sns:*",
-             "Resource": [format!("arn:aws:sns:*:{account}:{stack}-alarms")]},
+            {"Sid": "Topics", "Effect": "Allow", "Action": "sns:*",
+             "Resource": [format!("arn:aws:sns:*:{account}:{stack}-alarms"),
+                          format!("arn:aws:sns:*:{account}:{stack}-ses-events"),
+                          format!("arn:aws:sns:*:{account}:{stack}-ses-events:*")]},
             {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*",
-             "Resource": [format!("arn:aws:sqs:*:{account}:{stack}-*")]}
+             "Resource": [format!("arn:aws:sqs:*:{account}:{stack}-*")]},
+            {"Sid": "SesConfigurationSet", "Effect": "Allow", "Action": "ses:*",
+             "Resource": [format!("arn:aws:ses:*:{account}:configuration-set/{configuration_set}")]}
         ]
     })
 }

@@ -224,6 +224,7 @@ pub(super) async fn ensure_role(
     names: &Names,
     stack: &str,
     account: &str,
+    configuration_set: &str,
 ) -> Result<(String, bool)> {
     let iam = aws.iam();
     let trust = json!({
@@ -258,7 +259,7 @@ pub(super) async fn ensure_role(
     iam.put_role_policy()
         .role_name(&names.execution_role)
         .policy_name("deploy-one-backend")
-        .policy_document(execution_policy(stack, account).to_string())
+        .policy_document(execution_policy(stack, account, configuration_set).to_string())
         .send()
         .await
         .map_err(|err| aws_error("set the execution role's policy", &err))?;

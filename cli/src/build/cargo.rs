@@ -169,3 +169,33 @@ pub fn build(
     }
     Ok(binaries)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The settings the release zips' sizes and behaviour rest on (`make bench` prints the sizes).
+    #[test]
+    fn the_release_profile_stays_size_tuned_and_keeps_unwinding() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let release = manifest
+            .split("\n[profile.release]\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .expect("Cargo.toml has a [profile.release]");
+        let settings: Vec<&str> = release
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                "opt-level = \"s\"",
+                "lto = true",
+                "codegen-units = 1",
+                "strip = true"
+            ],
+            "the release profile changed: measure the zips (`BENCH_PROFILE=release make bench`) and update this test; \
+             never `panic = \"abort\"`, which ends a Lambda instance on a handler panic"
+        );
+    }
+}

@@ -94,7 +94,12 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, project: &Project) -> R
         allow_replace: args.allow_replace.iter().cloned().collect(),
         upload_code: true,
     };
-    let planned = deploy::plan(project, &stage, &aws, &request, &state).await?;
+    let (planned, warnings) = tokio::join!(
+        deploy::plan(project, &stage, &aws, &request, &state),
+        crate::ses::check(&aws, &stage)
+    );
+    let mut planned = planned?;
+    planned.summary.warnings = warnings;
     let mut report = Deployed {
         stage: stage.name.clone(),
         stack_name: stack_name.clone(),
@@ -107,6 +112,11 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, project: &Project) -> R
     let (Some(change_set), Some(stack_id)) =
         (planned.change_set_id.clone(), planned.stack_id.clone())
     else {
+        if global.output == OutputFormat::Text {
+            for warning in &planned.summary.warnings {
+                eprintln!("{warning}");
+            }
+        }
         output::emit(global.output, &report);
         return Ok(exit::OK);
     };

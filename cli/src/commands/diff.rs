@@ -21,9 +21,14 @@ pub async fn run(global: &GlobalArgs, args: &DiffArgs, project: &Project) -> Res
         allow_replace: Default::default(),
         upload_code: false,
     };
-    let planned = deploy::plan(project, &stage, &aws, &request, &state).await?;
+    let (planned, warnings) = tokio::join!(
+        deploy::plan(project, &stage, &aws, &request, &state),
+        crate::ses::check(&aws, &stage)
+    );
+    let mut planned = planned?;
     // A diff changes nothing: drop the change set, and the empty stack a CREATE made.
     deploy::abandon(&cfn, &planned).await?;
+    planned.summary.warnings = warnings;
     output::emit(global.output, &planned.summary);
     Ok(planned.summary.exit_code)
 }

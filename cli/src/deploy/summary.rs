@@ -60,6 +60,9 @@ pub struct Summary {
     /// Destructive changes not allowed with --allow-replace.
     pub blocked: Vec<String>,
     pub exit_code: u8,
+    /// What the account needs outside the stack (SES sender and sandbox);
+    /// never changes the exit code.
+    pub warnings: Vec<crate::ses::Warning>,
 }
 
 pub fn resource_changes(changes: &[Change], allowed: &BTreeSet<String>) -> Vec<ResourceChange> {
@@ -142,6 +145,7 @@ impl Summary {
             code_changes,
             blocked,
             exit_code,
+            warnings: Vec::new(),
         }
     }
 
@@ -160,6 +164,16 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.changes(f)?;
+        for warning in &self.warnings {
+            write!(f, "\n{warning}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Summary {
+    fn changes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.has_changes {
             return write!(f, "no changes: stack {} is up to date", self.stack_name);
         }

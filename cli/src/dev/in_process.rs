@@ -1,22 +1,27 @@
 //! `obctl dev --in-process`: the whole backend in this one process against a deployed stage: the same axum router
-//! the Lambdas run, the WebSocket protocol at `/live`, and realtime driven by the data table's stream. Faster to
-//! iterate on than the function processes, but not the deployed shape (no Runtime API, no API Gateway routes).
+//! the Lambdas run, the WebSocket protocol at `/live`, realtime driven by the data table's stream, the notify
+//! worker fed by the notify queue, and the dev outbox. Faster to iterate on than the function processes, but not
+//! the deployed shape (no Runtime API, no API Gateway routes).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ob_api::{AppState, Settings};
+use ob_api::{AppState, Services, Settings};
 use ob_core::files::FileStore;
+use ob_core::notify::NotifyQueue;
 use ob_core::realtime::Realtime;
-use ob_core::tokens::TokenSigner;
+use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
+use ob_local::EventBus;
+use ob_local::sources::sqs_queue::SqsQueue;
 use ob_metrics::{HttpDetail, Metrics};
 
 use crate::args::{DevArgs, GlobalArgs};
 use crate::aws::{Aws, aws_error};
 use crate::deploy::stack;
 use crate::error::{CliError, Result};
+use crate::live::outbox::{self, Outbox};
 use crate::live::{self, LocalHub, LocalRealtime, StreamFollower};
 use crate::project::Project;
 use crate::stage::{self, Stage};
@@ -28,7 +33,11 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
     // The API publishes straight into the registry `/_dev/metrics` serves.
     let registry = Arc::new(ob_metrics::Registry::default());
     let metrics = Metrics::new(&stage.name, http_detail(&stage), registry.clone());
-    let (api, realtime) = backend(&aws, &stage, address, metrics).await?;
+    let Backend {
+        api,
+        realtime,
+        notify_queue_arn,
+    } = backend(&aws, &stage, address, metrics).await?;
     let store = api.store().clone();
     let follower =
         StreamFollower::for_table(&store.client, aws.dynamodb_streams(), &store.tables.data)
@@ -37,6 +46,8 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
                 CliError::new(format!("cannot follow the data table's stream: {err}"))
                     .fix(format!("redeploy: `obctl deploy --stage {}`", stage.name))
             })?;
+    let worker = live::notify::worker(&stage, &aws, store, realtime.push.clone());
+    let outbox = Outbox::new(aws.endpoint_url.as_deref());
     let listener = super::stack::listen(address).await?;
 
     println!(
@@ -50,17 +61,31 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         live::WEBSOCKET_PATH
     );
     println!(
+        "  outbox:    http://{address}{} (every e-mail and SMS sent; one line each below)",
+        outbox::OUTBOX_PATH
+    );
+    println!(
         "  metrics:   http://{address}{}{} (Prometheus text)",
         ob_local::server::DEV_PREFIX,
         super::metrics::PATH
     );
+    super::example::banner(address, &stage, true);
     println!("Ctrl-C stops the server.");
 
     let stream = tokio::spawn(live::follow(follower, realtime.clone()));
+    let queue = SqsQueue::new(
+        aws.sqs(),
+        live::notify::queue_spec(notify_queue_arn),
+        EventBus::default(),
+    );
+    let notify = tokio::spawn(live::notify::run(queue, worker));
+    let printer = tokio::spawn(outbox::print_new(outbox.clone(), address.to_string()));
     let app = live::app(api, realtime)
         .nest(
             ob_local::server::DEV_PREFIX,
-            super::metrics::router(registry),
+            super::metrics::router(registry)
+                .merge(outbox::router(outbox))
+                .merge(super::example::routes()),
         )
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -69,6 +94,8 @@ pub async fn run(_global: &GlobalArgs, args: &DevArgs, project: &Project) -> Res
         })
         .await;
     stream.abort();
+    notify.abort();
+    printer.abort();
     served.map_err(|err| CliError::new(format!("the local server failed: {err}")))?;
     Ok(0)
 }
@@ -81,7 +108,8 @@ pub async fn state(
 ) -> Result<(AppState, LocalRealtime)> {
     let stage = stage::load(project, stage_name)?;
     let address = SocketAddr::from(([127, 0, 0, 1], 8787));
-    backend(aws, &stage, address, Metrics::discard()).await
+    let backend = backend(aws, &stage, address, Metrics::discard()).await?;
+    Ok((backend.api, backend.realtime))
 }
 
 /// How much the stage's HTTP metrics tell apart, as its functions get it from the template.
@@ -93,12 +121,20 @@ fn http_detail(stage: &Stage) -> HttpDetail {
     }
 }
 
+/// What the process serves, over the deployed stack.
+struct Backend {
+    api: AppState,
+    realtime: LocalRealtime,
+    /// The queue the notify worker reads.
+    notify_queue_arn: String,
+}
+
 async fn backend(
     aws: &Aws,
     stage: &Stage,
     address: SocketAddr,
     metrics: Metrics,
-) -> Result<(AppState, LocalRealtime)> {
+) -> Result<Backend> {
     let found = super::stack::deployed_stack(aws, stage).await?;
     let outputs: BTreeMap<String, String> = stack::outputs(&found)
         .into_iter()
@@ -132,17 +168,33 @@ async fn backend(
     let files = FileStore::new(aws.s3(), output("FilesBucketName")?);
     let settings = settings(stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
-    let api = AppState::with_files(store.clone(), Some(files), &signing_key, settings.clone())
+    let queue_url = output(ob_core::queues::NOTIFY.output)?;
+    let services = Services {
+        files: Some(files),
+        notify: Some(NotifyQueue::new(aws.sqs(), &queue_url)),
+    };
+    let api = AppState::with_services(store.clone(), services, &signing_key, settings.clone())
         .map_err(fail)?
         .with_metrics(metrics);
+    // The physical id of a queue is its URL, which ends in its name.
+    let queue_name = queue_url.rsplit('/').next().unwrap_or_default();
+    let account = found
+        .stack_id()
+        .and_then(|id| id.split(':').nth(4))
+        .unwrap_or_default();
+    let notify_queue_arn = format!("arn:aws:sqs:{}:{account}:{queue_name}", aws.region());
     let realtime = Realtime {
         store,
-        signer: TokenSigner::new(&signing_key, &settings.issuer).map_err(fail)?,
+        signer: Keyring::ready(&signing_key, &settings.issuer).map_err(fail)?,
         push: LocalHub::default(),
         metrics: api.metrics().clone(),
         stage_origins: settings.stage_origins.clone(),
     };
-    Ok((api, realtime))
+    Ok(Backend {
+        api,
+        realtime,
+        notify_queue_arn,
+    })
 }
 
 /// The API's settings from the stage file, as the Lambdas get them from the template.
@@ -165,6 +217,9 @@ fn settings(stage: &Stage, address: SocketAddr) -> Settings {
             per_app: c.api.limits.app_requests_per_minute,
             per_client: c.api.limits.client_requests_per_minute,
         },
+        sms_enabled: c.notifications.sms,
+        email_daily_quota: c.notifications.daily_quota.email,
+        sms_daily_quota: c.notifications.daily_quota.sms,
         ..Settings::default()
     }
 }

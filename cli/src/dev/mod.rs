@@ -1,9 +1,10 @@
 //! `obctl dev`: the stage's functions run as they deploy, from the rendered template, against the deployed stack
 //! (the local emulator's for `make dev`): each function's own binary behind a local Lambda Runtime API, the HTTP
-//! and WebSocket APIs of API Gateway in front, the stream mapping feeding realtime. `--in-process` serves the
-//! axum router in one process instead.
+//! and WebSocket APIs of API Gateway in front, the stream mapping feeding realtime, the queue mapping feeding the
+//! notify function, and the dev outbox of what it sent. `--in-process` serves the axum router in one process instead.
 
 mod console;
+pub mod example;
 pub mod in_process;
 pub mod metrics;
 pub mod plan;
@@ -14,13 +15,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use ob_local::server::{self, Gateway};
-use ob_local::sources::{self, dynamodb_stream::DynamoDbStream};
+use ob_local::sources::{self, dynamodb_stream::DynamoDbStream, sqs_queue::SqsQueue};
 use ob_local::{EventBus, HttpApi, Runtime, WebSocketApi};
 
 use crate::args::{BuildProfile, DevArgs, GlobalArgs};
 use crate::aws::Aws;
 use crate::build;
 use crate::error::{CliError, Result};
+use crate::live::outbox::{self, Outbox};
 use crate::project::Project;
 use crate::render::{self, model};
 use crate::stage;
@@ -60,7 +62,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         .websocket
         .map(|spec| WebSocketApi::new(spec, runtime.clone()));
     let streams = aws_sdk_dynamodbstreams::Client::new(&aws.config);
-    let mappings: Vec<_> = plan
+    let mut mappings: Vec<_> = plan
         .streams
         .into_iter()
         .map(|(mapping, stream)| {
@@ -68,6 +70,12 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
             sources::start(mapping, source, runtime.clone())
         })
         .collect();
+    let sqs = aws.sqs();
+    mappings.extend(plan.queues.into_iter().map(|(mapping, queue)| {
+        let source = SqsQueue::new(sqs.clone(), queue, events.clone());
+        sources::start(mapping, source, runtime.clone())
+    }));
+    let outbox = Outbox::new(aws.endpoint_url.as_deref());
 
     let live = websocket.as_ref().map(|ws| format!("/{}", ws.stage()));
     if let (Some(http), Some(path)) = (&http, &live)
@@ -102,11 +110,17 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         server::DEV_PREFIX
     );
     println!(
+        "  outbox:    http://{address}{} (every e-mail and SMS sent; one line each below)",
+        outbox::OUTBOX_PATH
+    );
+    println!(
         "  metrics:   http://{address}{}{} (Prometheus text, from the functions' EMF lines)",
         server::DEV_PREFIX,
         metrics::PATH
     );
+    example::banner(address, &stage, false);
     println!("Ctrl-C stops the server.");
+    let outbox_printer = tokio::spawn(outbox::print_new(outbox.clone(), address.to_string()));
 
     let gateway = Gateway {
         runtime: runtime.clone(),
@@ -115,7 +129,9 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     };
     // obctl dev's own `/_dev/*` endpoints (beside `/_dev/functions`) go here; they
     // read every function's output from `events` (EMF lines on stdout for metrics).
-    let dev_endpoints = metrics::router(registry);
+    let dev_endpoints = metrics::router(registry)
+        .merge(outbox::router(outbox))
+        .merge(example::routes());
     let app = server::router(gateway, address.port(), dev_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -124,6 +140,7 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
     for mapping in mappings {
         mapping.abort();
     }
+    outbox_printer.abort();
     runtime.shutdown().await;
     // Let the console print the last events before it goes.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use ob_core::route_key::RouteKey;
 use ob_local::sources::MappingSpec;
 use ob_local::sources::dynamodb_stream::{StartingPosition, StreamSpec};
+use ob_local::sources::sqs_queue::QueueSpec;
 use ob_local::{FunctionSpec, HttpApiSpec, Limits, WebSocketRoute, WebSocketSpec};
 
 use super::resolve::{Deployed, LocalApis, Resolver};
@@ -20,6 +21,7 @@ pub struct LocalPlan {
     pub http: Option<HttpApiSpec>,
     pub websocket: Option<WebSocketSpec>,
     pub streams: Vec<(MappingSpec, StreamSpec)>,
+    pub queues: Vec<(MappingSpec, QueueSpec)>,
 }
 
 /// What the plan needs besides the template and the stack.
@@ -34,6 +36,9 @@ pub struct Options {
     /// credentials and the emulator endpoint.
     pub aws_env: Vec<(String, String)>,
 }
+
+/// Long-poll of the local queue pollers: Lambda's 20 s, as the emulator answers as soon as a message arrives.
+const QUEUE_WAIT: Duration = Duration::from_secs(20);
 
 fn template_error(what: String) -> CliError {
     CliError::new(what).fix("correct the template fragment, or deploy the stage again if the stack is older than the template")
@@ -164,13 +169,32 @@ pub fn plan(model: &StackModel, deployed: &Deployed, options: &Options) -> Resul
     };
 
     let mut streams = Vec::new();
+    let mut queues = Vec::new();
     for mapping in &model.mappings {
         let source = resolver.resolve(&mapping.source).map_err(|err| {
             template_error(format!("{}.EventSourceArn: {err}", mapping.logical_id))
         })?;
+        let spec = MappingSpec {
+            name: mapping.logical_id.clone(),
+            function: mapping.function.name.to_owned(),
+            batch_size: mapping.batch_size.max(1) as usize,
+            batching_window: Duration::from_secs(u64::from(mapping.batching_window_seconds)),
+            report_batch_item_failures: mapping.report_batch_item_failures,
+        };
+        if source.starts_with("arn:aws:sqs:") {
+            queues.push((
+                spec,
+                QueueSpec {
+                    mapping: mapping.logical_id.clone(),
+                    queue_arn: source,
+                    wait: QUEUE_WAIT,
+                },
+            ));
+            continue;
+        }
         if !(source.contains(":table/") && source.contains("/stream/")) {
             return Err(template_error(format!(
-                "{}: event source {source} is not a DynamoDB stream, the only source the local runtime reads yet",
+                "{}: event source {source} is neither a DynamoDB stream nor an SQS queue, the sources the local runtime reads",
                 mapping.logical_id
             )));
         }
@@ -185,13 +209,7 @@ pub fn plan(model: &StackModel, deployed: &Deployed, options: &Options) -> Resul
             }
         };
         streams.push((
-            MappingSpec {
-                name: mapping.logical_id.clone(),
-                function: mapping.function.name.to_owned(),
-                batch_size: mapping.batch_size.max(1) as usize,
-                batching_window: Duration::from_secs(u64::from(mapping.batching_window_seconds)),
-                report_batch_item_failures: mapping.report_batch_item_failures,
-            },
+            spec,
             StreamSpec {
                 mapping: mapping.logical_id.clone(),
                 stream_arn: source,
@@ -210,5 +228,6 @@ pub fn plan(model: &StackModel, deployed: &Deployed, options: &Options) -> Resul
         http,
         websocket,
         streams,
+        queues,
     })
 }

@@ -107,6 +107,12 @@ pub async fn describe(aws: &Aws, stage: &Stage, template: &Template) -> Result<D
                 format!("arn:aws:logs:{region}:{account_id}:log-group:{physical}:*"),
             ),
             "AWS::IAM::Role" => put("Arn", format!("arn:aws:iam::{account_id}:role/{physical}")),
+            // The physical id of a queue is its URL, which ends in its name.
+            "AWS::SQS::Queue" => {
+                let name = physical.rsplit('/').next().unwrap_or_default().to_owned();
+                put("Arn", format!("arn:aws:sqs:{region}:{account_id}:{name}"));
+                put("QueueName", name);
+            }
             _ => {}
         }
     }

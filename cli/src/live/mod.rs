@@ -6,6 +6,8 @@
 //! fan-out locally as deployed.
 
 mod hub;
+pub mod notify;
+pub mod outbox;
 mod socket;
 mod stream;
 

@@ -85,6 +85,35 @@ pub fn stage_vars(stage: &Stage) -> Vars {
     put(&mut v, "maxUploadBytes", c.files.max_upload_bytes);
     put(&mut v, "urlExpirySeconds", c.files.url_expiry_seconds);
     put(&mut v, "auditRetentionDays", c.audit.retention_days);
+    let n = &c.notifications;
+    put(&mut v, "senderAddress", n.sender_address.as_str());
+    put(&mut v, "senderDomain", n.sender_domain());
+    put(&mut v, "senderName", n.sender_name.as_str());
+    put(&mut v, "replyTo", n.reply_to());
+    put(
+        &mut v,
+        "sesConfigurationSet",
+        n.configuration_set(&c.stack_name),
+    );
+    put(&mut v, "smsEnabled", if n.sms { "true" } else { "false" });
+    put(&mut v, "emailDailyQuota", n.daily_quota.email);
+    put(&mut v, "smsDailyQuota", n.daily_quota.sms);
+    put(&mut v, "passwordResetUrl", n.password_reset_url.as_str());
+    put(
+        &mut v,
+        "emailVerificationUrl",
+        n.email_verification_url.as_str(),
+    );
+    put(
+        &mut v,
+        "passwordResetTtlSeconds",
+        n.password_reset_ttl_seconds,
+    );
+    put(
+        &mut v,
+        "emailVerificationTtlSeconds",
+        n.email_verification_ttl_seconds,
+    );
     v
 }
 
@@ -99,11 +128,17 @@ pub fn function_vars(stage: &Stage, base: &Vars, function: &FunctionDef) -> Vars
     v
 }
 
-/// Values for one dead-letter queue's alarm.
+/// Values for one instance of the per-queue fragments.
 pub fn queue_vars(base: &Vars, queue: &ob_core::queues::QueueDef) -> Vars {
     let mut v = base.clone();
     put(&mut v, "queue.logicalId", queue.logical_id);
+    put(&mut v, "queue.output", queue.output);
     put(&mut v, "queue.holds", queue.holds);
+    put(
+        &mut v,
+        "queue.depthAlarm",
+        queue.depth_alarm.unwrap_or_default(),
+    );
     v
 }
 

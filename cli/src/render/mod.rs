@@ -42,6 +42,8 @@ fn plan(stage: &Stage, queues: &[QueueDef]) -> Vec<Instance> {
         shared("base.yaml"),
         shared("tables.yaml"),
         shared("files-bucket.yaml"),
+        shared("queues.yaml"),
+        shared("ses.yaml"),
     ];
     for function in ob_core::functions::ALL {
         let vars = context::function_vars(stage, &base, function);
@@ -49,6 +51,12 @@ fn plan(stage: &Stage, queues: &[QueueDef]) -> Vec<Instance> {
             file: "function.yaml".to_owned(),
             vars: vars.clone(),
         });
+        if function.identifies_callers() {
+            plan.push(Instance {
+                file: "caller-identity.yaml".to_owned(),
+                vars: vars.clone(),
+            });
+        }
         if function.serves_http() {
             plan.push(Instance {
                 file: "http-function.yaml".to_owned(),
@@ -59,6 +67,9 @@ fn plan(stage: &Stage, queues: &[QueueDef]) -> Vec<Instance> {
             file: format!("functions/{}.yaml", function.name),
             vars,
         });
+    }
+    if stage.config.notifications.sms {
+        plan.push(shared("notify-sms.yaml"));
     }
     plan.push(shared("http-api.yaml"));
     plan.push(shared("websocket-api.yaml"));
@@ -72,10 +83,20 @@ fn plan(stage: &Stage, queues: &[QueueDef]) -> Vec<Instance> {
             vars: context::table_vars(&base, table),
         });
     }
-    for queue in queues.iter().filter(|q| q.dead_letter) {
+    for queue in queues {
+        let vars = context::queue_vars(&base, queue);
+        let file = if queue.dead_letter {
+            "dead-letter-alarm.yaml"
+        } else {
+            "queue-depth-alarm.yaml"
+        };
         plan.push(Instance {
-            file: "dead-letter-alarm.yaml".to_owned(),
-            vars: context::queue_vars(&base, queue),
+            file: file.to_owned(),
+            vars: vars.clone(),
+        });
+        plan.push(Instance {
+            file: "per-queue.yaml".to_owned(),
+            vars,
         });
     }
     plan.push(shared("outputs.yaml"));
@@ -184,17 +205,28 @@ mod tests {
             "/.."
         )));
         let stage = crate::stage::load(&project, "dev").expect("dev loads");
+        // A work queue and its dead-letter queue, as the stack may add more.
+        let dead = QueueDef {
+            logical_id: "WorkDeadLetters",
+            holds: "jobs that failed 3 times",
+            env_var: "WORK_DEAD_LETTERS_URL",
+            output: "WorkDeadLettersUrl",
+            dead_letter: true,
+            depth_alarm: None,
+            redrive: None,
+            ..ob_core::queues::NOTIFY_DEAD_LETTERS
+        };
         let queues = [
             QueueDef {
                 logical_id: "WorkQueue",
                 holds: "jobs",
+                env_var: "WORK_QUEUE_URL",
+                output: "WorkQueueUrl",
                 dead_letter: false,
+                depth_alarm: Some(10),
+                ..ob_core::queues::NOTIFY
             },
-            QueueDef {
-                logical_id: "WorkDeadLetters",
-                holds: "jobs that failed 3 times",
-                dead_letter: true,
-            },
+            dead,
         ];
         let template = render_with(&project, &stage, &queues).expect("renders");
         let resources = template.resources().expect("resources");
@@ -207,8 +239,10 @@ mod tests {
         assert_eq!(alarm["AlarmActions"][0]["Ref"], "AlarmTopic");
         assert!(
             !resources.contains_key(Value::from("WorkQueueNotEmptyAlarm")),
-            "work queues are not alarmed"
+            "work queues are not alarmed as dead-letter queues"
         );
+        let depth = &resources[&Value::from("WorkQueueDepthAlarm")]["Properties"];
+        assert_eq!(depth["Threshold"].as_u64(), Some(10));
         let body = resources[&Value::from("Dashboard")]["Properties"]["DashboardBody"]["Fn::Sub"]
             .as_str()
             .expect("body")

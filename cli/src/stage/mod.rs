@@ -39,6 +39,7 @@ pub struct StageConfig {
     pub auth: Auth,
     pub files: Files,
     pub audit: Audit,
+    pub notifications: Notifications,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -226,6 +227,87 @@ pub struct Files {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Audit {
     pub retention_days: u32,
+}
+
+/// E-mail (SES), SMS (SNS) and the account e-mails' links.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Notifications {
+    /// Every e-mail's From address: an SES identity of the account and region
+    /// (the address itself or its domain).
+    pub sender_address: String,
+    /// The name recipients see beside the address.
+    #[serde(default = "default_sender_name")]
+    pub sender_name: String,
+    /// Where replies go; the sender address when absent.
+    pub reply_to: Option<String>,
+    /// The SES configuration set the stack creates and sends through;
+    /// `<stackName>` when absent.
+    pub ses_configuration_set: Option<String>,
+    /// Whether apps may send SMS through SNS.
+    #[serde(default)]
+    pub sms: bool,
+    #[serde(default)]
+    pub daily_quota: DailyQuota,
+    /// The page a password-reset link opens (with `?token=`), for apps whose
+    /// config names none.
+    pub password_reset_url: String,
+    /// The page a verification link opens (with `?token=`), likewise.
+    pub email_verification_url: String,
+    #[serde(default = "default_reset_ttl")]
+    pub password_reset_ttl_seconds: u32,
+    #[serde(default = "default_verification_ttl")]
+    pub email_verification_ttl_seconds: u32,
+}
+
+fn default_sender_name() -> String {
+    "One Backend".to_owned()
+}
+
+fn default_reset_ttl() -> u32 {
+    3600
+}
+
+fn default_verification_ttl() -> u32 {
+    86_400
+}
+
+/// What one app may send per UTC day through `POST /notify`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DailyQuota {
+    pub email: u32,
+    pub sms: u32,
+}
+
+impl Default for DailyQuota {
+    fn default() -> Self {
+        Self {
+            email: 1000,
+            sms: 100,
+        }
+    }
+}
+
+impl Notifications {
+    /// The configuration set's name on `stack_name`'s stage.
+    pub fn configuration_set(&self, stack_name: &str) -> String {
+        self.ses_configuration_set
+            .clone()
+            .unwrap_or_else(|| stack_name.to_owned())
+    }
+
+    /// Where replies go.
+    pub fn reply_to(&self) -> &str {
+        self.reply_to.as_deref().unwrap_or(&self.sender_address)
+    }
+
+    /// The sender address's domain (an SES identity may be the domain).
+    pub fn sender_domain(&self) -> &str {
+        self.sender_address
+            .split_once('@')
+            .map_or("", |(_, domain)| domain)
+    }
 }
 
 /// The log group Lambda writes a function's output to (`templates/function.yaml` names it so).

@@ -114,6 +114,20 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
                 format!("{} s is outside Lambda's 1-900 s", sizing.timeout_seconds)
             },
         );
+        for source in def.event_sources {
+            if let functions::EventSource::Queue(queue) = source.source {
+                let max = queue.visibility_timeout_secs / 6;
+                check(
+                    sizing.timeout_seconds <= max,
+                    &format!("lambda.functions.{function}.timeoutSeconds"),
+                    format!(
+                        "{} s is above {max} s: {} hides a received message for {} s, and a \
+                         function it feeds must finish six times within that (Lambda's advice)",
+                        sizing.timeout_seconds, queue.logical_id, queue.visibility_timeout_secs
+                    ),
+                );
+            }
+        }
     }
 
     if let Some(email) = &c.alarms.email {
@@ -239,6 +253,88 @@ pub(super) fn validate(file: &str, stage: &str, c: &StageConfig) -> Result<()> {
         "audit.retentionDays",
         format!("{} is outside 1-3653 days", c.audit.retention_days),
     );
+
+    let n = &c.notifications;
+    check(
+        is_email(&n.sender_address),
+        "notifications.senderAddress",
+        format!(
+            "{:?} is not an e-mail address; use the address e-mails are sent from, e.g. no-reply@example.com",
+            n.sender_address
+        ),
+    );
+    check(
+        !n.sender_name.trim().is_empty()
+            && n.sender_name.len() <= 64
+            && !n
+                .sender_name
+                .chars()
+                .any(|c| c.is_control() || "<>\"".contains(c)),
+        "notifications.senderName",
+        format!(
+            "{:?} must be 1-64 characters without quotes, angle brackets or control characters",
+            n.sender_name
+        ),
+    );
+    if let Some(reply_to) = &n.reply_to {
+        check(
+            is_email(reply_to),
+            "notifications.replyTo",
+            format!("{reply_to:?} is not an e-mail address; remove the key to reply to the sender"),
+        );
+    }
+    if let Some(set) = &n.ses_configuration_set {
+        check(
+            (1..=64).contains(&set.len())
+                && set
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "notifications.sesConfigurationSet",
+            format!("{set:?} must be 1-64 letters, digits, '-' or '_' (SES's rule)"),
+        );
+    }
+    for (key, url) in [
+        ("notifications.passwordResetUrl", &n.password_reset_url),
+        (
+            "notifications.emailVerificationUrl",
+            &n.email_verification_url,
+        ),
+    ] {
+        check(
+            ob_core::notify::links::validate_page_url(url).is_ok(),
+            key,
+            format!(
+                "{url:?} is not a page URL: use https://host/path (http only for localhost), \
+                 without a query or fragment; the link adds ?token=<value>"
+            ),
+        );
+    }
+    check(
+        (300..=86_400).contains(&n.password_reset_ttl_seconds),
+        "notifications.passwordResetTtlSeconds",
+        format!(
+            "{} is outside 300-86400 seconds (an hour is usual)",
+            n.password_reset_ttl_seconds
+        ),
+    );
+    check(
+        (300..=604_800).contains(&n.email_verification_ttl_seconds),
+        "notifications.emailVerificationTtlSeconds",
+        format!(
+            "{} is outside 300-604800 seconds (a day is usual)",
+            n.email_verification_ttl_seconds
+        ),
+    );
+    for (key, value) in [
+        ("notifications.dailyQuota.email", n.daily_quota.email),
+        ("notifications.dailyQuota.sms", n.daily_quota.sms),
+    ] {
+        check(
+            value <= 10_000_000,
+            key,
+            format!("{value} is above 10000000 per app and day"),
+        );
+    }
 
     if problems.is_empty() {
         return Ok(());

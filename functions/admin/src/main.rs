@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ob_lambda::serve(&ob_core::functions::ADMIN).await
+    ob_lambda::serve(&ob_api::ADMIN).await
 }

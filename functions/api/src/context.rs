@@ -49,8 +49,13 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         .get(API_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Sign-ups, sign-ins and refreshes read the key afresh: a revoked key
+    // starts no session, and one more lookup is nothing beside bcrypt.
+    let fresh = parts.method == Method::POST && parts.uri.path().starts_with("/auth/");
     let check = match presented {
-        Some(secret) => Some(resolve_key(&state, &secret, &Client::from_parts(&parts)).await),
+        Some(secret) => {
+            Some(resolve_key(&state, &secret, fresh, &Client::from_parts(&parts)).await)
+        }
         None => None,
     };
     let key_app = check
@@ -212,16 +217,21 @@ async fn origin_allowed(state: &AppState, origin: &str, app: Option<&str>) -> bo
     }
 }
 
-/// Verifies a key and its app, and records its use (at most once a minute,
-/// which is also when a key-use audit entry is written).
+/// Verifies a key (cached for `KEY_CACHE_TTL`) and its app (cached for
+/// `APP_CACHE_TTL`), and records its use (at most once a minute, which is also
+/// when a key-use audit entry is written).
 async fn resolve_key(
     state: &AppState,
     secret: &str,
+    fresh: bool,
     client: &Client,
 ) -> Result<ApiKey, ob_core::Error> {
-    let key = api_keys::verify(state.store(), secret).await?;
+    let key = state.verify_key(secret, fresh).await?;
     if !state.app_facts(&key.app_id).await?.active {
         return Err(ob_core::Error::Unauthorized("invalid API key".into()));
+    }
+    if !state.take_stamp(&key) {
+        return Ok(key);
     }
     match api_keys::record_use(state.store(), &key).await {
         Ok(true) => {

@@ -105,6 +105,16 @@ impl IntoResponse for ApiError {
                     err.to_string(),
                 )
             }
+            Self::Domain(E::QuotaExceeded {
+                message,
+                retry_after_secs,
+            }) => {
+                retry_after = Some(retry_after_secs.max(1));
+                (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+            }
+            Self::Domain(err @ E::EmailNotVerified) => {
+                (StatusCode::FORBIDDEN, "email_not_verified", err.to_string())
+            }
             Self::Domain(E::Internal(details)) => {
                 // The details go to the log, keyed by request id, never to the caller.
                 tracing::error!(request_id = %request_id, error = %details, "internal error");

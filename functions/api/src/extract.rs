@@ -127,6 +127,24 @@ impl AuthUser {
             Err(ApiError::forbidden("requires the admin role"))
         }
     }
+
+    /// For admin writes: the token's admin role, and the user's as stored now
+    /// (a demoted or disabled admin is refused at once, not when the token expires).
+    pub async fn require_current_admin(&self, state: &AppState) -> Result<(), ApiError> {
+        self.require_admin()?;
+        let role = ob_core::users::current_role(
+            state.store(),
+            self.key.app_id(),
+            &self.claims.sub,
+            self.claims.issued_ms(),
+        )
+        .await?;
+        if role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("requires the admin role"))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -144,7 +162,7 @@ impl FromRequestParts<AppState> for AuthUser {
             })
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("missing bearer token (Authorization header)"))?;
-        let claims = state.signer().verify(token)?;
+        let claims = state.keys().await?.signer.verify(token)?;
         if claims.app != key.app_id() {
             return Err(ApiError::unauthorized(
                 "access token is not valid for this app",

@@ -22,7 +22,9 @@ pub mod state;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use ob_core::functions::FunctionDef;
+use ob_core::env::FunctionEnv;
+use ob_core::files::FileStore;
+use ob_core::functions::{self, FunctionDef};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,7 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use extract::ClientAddr;
-pub use state::{AppState, Settings};
+pub use state::{AppState, Services, Settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,20 +63,56 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// An HTTP function: its definition, its routes and, for the files function, its bucket. Each Lambda's `main`
+/// serves its own constant, so its binary links only its handlers (and only the files function the S3 client);
+/// looking routes up by function name would link every handler into every function.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpFunction {
+    pub def: &'static FunctionDef,
+    pub routes: fn() -> OpenApiRouter<AppState>,
+    /// Builds the function's file store from its environment (`FILES_BUCKET`).
+    pub file_store: Option<fn(&aws_config::SdkConfig, &FunctionEnv) -> ob_core::Result<FileStore>>,
+}
+
+pub const AUTH: HttpFunction = HttpFunction {
+    def: &functions::AUTH,
+    routes: routes::auth::router,
+    file_store: None,
+};
+pub const DATA: HttpFunction = HttpFunction {
+    def: &functions::DATA,
+    routes: routes::data::router,
+    file_store: None,
+};
+pub const FILES: HttpFunction = HttpFunction {
+    def: &functions::FILES,
+    routes: routes::files::router,
+    file_store: Some(state::file_store_from_env),
+};
+pub const ADMIN: HttpFunction = HttpFunction {
+    def: &functions::ADMIN,
+    routes: admin_routes,
+    file_store: None,
+};
+/// Every HTTP function.
+pub const HTTP_FUNCTIONS: [HttpFunction; 4] = [AUTH, DATA, FILES, ADMIN];
+
+fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::config::router())
+        .merge(routes::notify::router())
+        .merge(routes::verify_key::router())
+        .merge(routes::health::router())
+        .merge(routes::openapi::router())
+}
+
 /// The routes `function` serves, or `None` when it serves no HTTP route.
 /// Tests hold these to the function's template routes (`FunctionDef::http_routes`).
 pub fn function_routes(function: &FunctionDef) -> Option<OpenApiRouter<AppState>> {
-    Some(match function.name {
-        "auth" => routes::auth::router(),
-        "admin" => OpenApiRouter::new()
-            .merge(routes::config::router())
-            .merge(routes::verify_key::router())
-            .merge(routes::health::router())
-            .merge(routes::openapi::router()),
-        "data" => routes::data::router(),
-        "files" => routes::files::router(),
-        _ => return None,
-    })
+    HTTP_FUNCTIONS
+        .iter()
+        .find(|http| http.def.name == function.name)
+        .map(|http| (http.routes)())
 }
 
 /// Every route, with the document's info and security schemes.
@@ -109,6 +147,11 @@ pub fn router(state: AppState) -> Router {
 /// What `function`'s Lambda serves, or `None` when it serves no HTTP route.
 pub fn function_router(function: &FunctionDef, state: AppState) -> Option<Router> {
     function_routes(function).map(|routes| finish(routes, state))
+}
+
+/// What an HTTP function's Lambda serves.
+pub fn http_function_router(function: &HttpFunction, state: AppState) -> Router {
+    finish((function.routes)(), state)
 }
 
 /// Adds the fallbacks and the middleware every host shares. Fallbacks first,

@@ -1,14 +1,26 @@
-//! Loads the stage's token signing key from Secrets Manager, once per cold start.
+//! Reads the stage's token signing key from Secrets Manager, once per cold start (`ob_core::signing::Keyring`).
+
+use std::sync::Arc;
 
 use ob_core::env::{self, FunctionEnv};
+use ob_core::signing::{KeyLoader, KeyRead};
 use ob_core::{Error, Result};
 
-/// The key behind the function's `SIGNING_KEY_SECRET_ARN`, as text or binary secret.
-pub async fn load(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Vec<u8>> {
+/// Reads the key behind the function's `SIGNING_KEY_SECRET_ARN` (checked now), as text or binary secret, when called.
+pub fn loader(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<KeyLoader> {
     let arn = env
         .required(&env::SIGNING_KEY_SECRET_ARN)
-        .map_err(|err| Error::Internal(err.to_string()))?;
-    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .map_err(|err| Error::Internal(err.to_string()))?
+        .to_owned();
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    Ok(Arc::new(move || -> KeyRead {
+        let (client, arn) = (client.clone(), arn.clone());
+        Box::pin(async move { load(&client, &arn).await })
+    }))
+}
+
+async fn load(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<Vec<u8>> {
+    let secret = client
         .get_secret_value()
         .secret_id(arn)
         .send()

@@ -6,8 +6,9 @@ use std::time::Duration;
 use ob_core::cache::BoundedCache;
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
+use ob_core::notify::NotifyQueue;
+use ob_core::signing::{Keyring, SigningKeys};
 use ob_core::throttle::Policy;
-use ob_core::tokens::TokenSigner;
 use ob_core::{Error, Result, Store, Tables};
 use ob_metrics::Metrics;
 
@@ -16,11 +17,22 @@ use crate::limits::{Limiter, RateLimits};
 /// The lowest bcrypt cost outside the `local` stage.
 pub const MIN_BCRYPT_COST: u32 = 10;
 
-/// How long an app's state and origins are reused before being read again.
-const APP_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long an app's state, origins and config are reused before being read
+/// again: the longest a suspended app's reads go on being served by a warm
+/// instance (writes check the app's state in their own transaction).
+pub const APP_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Most apps one instance remembers; only apps whose valid key was presented
 /// are ever looked up, so this holds every app of a normal stage.
 const APP_CACHE_ENTRIES: usize = 1024;
+/// How long a verified API key is reused (by the hash of its secret): the
+/// longest a revoked key's reads go on being served by a warm instance
+/// (writes check the key in their own transaction).
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Most keys one instance remembers; only keys that verified are kept.
+const KEY_CACHE_ENTRIES: usize = 1024;
+/// How long an instance remembers that it registered an app's resource.
+const RESOURCE_CACHE_TTL: Duration = Duration::from_secs(600);
+const RESOURCE_CACHE_ENTRIES: usize = 4096;
 
 /// Stage settings the API runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +56,11 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Lifetime of presigned upload and download URLs.
     pub url_expiry_secs: u64,
+    /// Whether apps may send SMS (`notifications.sms`).
+    pub sms_enabled: bool,
+    /// What one app may send per UTC day through `POST /notify`.
+    pub email_daily_quota: u32,
+    pub sms_daily_quota: u32,
     /// Per-minute request limits of an app and of each client address, unless
     /// the app's config sets its own.
     pub request_limits: RateLimits,
@@ -64,19 +81,12 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             max_upload_bytes: ob_core::config::DEFAULT_UPLOAD_BYTES,
             url_expiry_secs: 300,
+            sms_enabled: false,
+            email_daily_quota: 1000,
+            sms_daily_quota: 100,
             request_limits: RateLimits::default(),
         }
     }
-}
-
-/// A key for refresh-token successors, separate from the token signing key
-/// (one secret, two purposes, never the same bytes).
-fn successor_key(signing_key: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(b"one-backend refresh successors\0");
-    hasher.update(signing_key);
-    hasher.finalize().into()
 }
 
 /// What a Lambda publishes: its stage's metrics, as EMF lines on standard output.
@@ -88,6 +98,14 @@ pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     };
     let stage = env.text(&env::STAGE).unwrap_or("local");
     Metrics::new(stage, detail, Arc::new(ob_metrics::Stdout))
+}
+
+/// The files function's bucket, from its `FILES_BUCKET`; one S3 client per cold start.
+pub fn file_store_from_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<FileStore> {
+    let bucket = env
+        .required(&env::FILES_BUCKET)
+        .map_err(|err| Error::Internal(err.to_string()))?;
+    Ok(FileStore::new(aws_sdk_s3::Client::new(sdk), bucket))
 }
 
 /// The token issuer of a stage.
@@ -141,18 +159,42 @@ impl Settings {
         if let Some(origins) = env.list(&env::CORS_ORIGINS) {
             settings.stage_origins = origins;
         }
+        if let Some(on) = env.flag(&env::SMS_ENABLED) {
+            settings.sms_enabled = on;
+        }
+        if let Some(v) = env.integer(&env::EMAIL_DAILY_QUOTA) {
+            settings.email_daily_quota = v;
+        }
+        if let Some(v) = env.integer(&env::SMS_DAILY_QUOTA) {
+            settings.sms_daily_quota = v;
+        }
         settings
     }
 }
 
-/// What the API remembers about an app for a minute.
+/// What the API remembers about an app for `APP_CACHE_TTL`.
 #[derive(Debug, Clone)]
 pub(crate) struct AppFacts {
     pub active: bool,
     /// Registered origins plus the config's `allowedOrigins`.
     pub origins: Vec<String>,
+    /// What the app's config says needs a verified e-mail address.
+    pub require_verified: ob_core::config::RequireVerifiedEmail,
     /// The app's request limits (its config's, else the stage's).
     pub limits: RateLimits,
+    /// The config's indexed fields per resource.
+    pub indexed_fields: std::collections::BTreeMap<String, Vec<String>>,
+    /// The config's upload limits.
+    pub uploads: ob_core::config::UploadLimits,
+}
+
+/// The AWS services besides DynamoDB a host may be given.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// The files bucket (file routes).
+    pub files: Option<FileStore>,
+    /// The notify queue (account e-mails and `POST /notify`).
+    pub notify: Option<NotifyQueue>,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -164,13 +206,20 @@ struct Inner {
     store: Store,
     /// The files bucket, when the host serves file routes.
     files: Option<FileStore>,
-    signer: TokenSigner,
-    /// Key of refresh-token successors, derived from the signing key.
-    successor_key: [u8; 32],
+    /// The notify queue, when the host sends account e-mails or notifications.
+    notify: Option<NotifyQueue>,
+    /// The token signer and the refresh-successor key (a Lambda reads them on first use).
+    keys: Keyring,
     settings: Settings,
     /// Where request, sign-in and realtime metrics go (nowhere unless a host says).
     metrics: Metrics,
     apps: BoundedCache<String, AppFacts>,
+    /// Verified keys by the SHA-256 of their secret.
+    api_keys: BoundedCache<String, ob_core::api_keys::ApiKey>,
+    /// Keys whose use this instance stamped within the minute.
+    stamped: BoundedCache<String, ()>,
+    /// (app, resource) pairs whose registry entry this instance wrote.
+    resources: BoundedCache<(String, String), ()>,
     limiter: Limiter,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
     /// unknown so that unknown and known e-mails take the same time.
@@ -190,23 +239,49 @@ impl AppState {
         signing_key: &[u8],
         settings: Settings,
     ) -> Result<Self> {
-        let signer = TokenSigner::new(signing_key, &settings.issuer)?;
-        Ok(Self(Arc::new(Inner {
+        let services = Services {
+            files,
+            notify: None,
+        };
+        Self::with_services(store, services, signing_key, settings)
+    }
+
+    /// Like `new`, with the services a host was given.
+    pub fn with_services(
+        store: Store,
+        services: Services,
+        signing_key: &[u8],
+        settings: Settings,
+    ) -> Result<Self> {
+        let keys = Keyring::ready(signing_key, &settings.issuer)?;
+        Ok(Self::with_keys(store, services, keys, settings))
+    }
+
+    fn with_keys(store: Store, services: Services, keys: Keyring, settings: Settings) -> Self {
+        let Services { files, notify } = services;
+        Self(Arc::new(Inner {
             store,
             files,
-            signer,
-            successor_key: successor_key(signing_key),
+            notify,
+            keys,
             settings,
             metrics: Metrics::discard(),
             apps: BoundedCache::new(APP_CACHE_ENTRIES, APP_CACHE_TTL),
+            api_keys: BoundedCache::new(KEY_CACHE_ENTRIES, KEY_CACHE_TTL),
+            stamped: BoundedCache::new(
+                KEY_CACHE_ENTRIES,
+                Duration::from_secs(ob_core::api_keys::LAST_USED_GRANULARITY_SECS as u64),
+            ),
+            resources: BoundedCache::new(RESOURCE_CACHE_ENTRIES, RESOURCE_CACHE_TTL),
             limiter: Limiter::default(),
             dummy_hash: tokio::sync::OnceCell::new(),
-        })))
+        }))
     }
 
-    /// For the Lambdas: tables and settings from the function's checked
-    /// environment, the signing key from Secrets Manager, once per cold start.
-    pub async fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
+    /// For the Lambdas: tables and settings from the function's checked environment; the signing key is read from
+    /// Secrets Manager once, in the background from now on (`Keyring::preload`), so the cold start does not wait
+    /// for it. Call it within the Tokio runtime.
+    pub fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
         let settings = Settings::from_function_env(env);
         // `obctl` refuses such a stage file; a hand-edited function is refused here.
         if settings.stage != "local" && settings.bcrypt_cost < MIN_BCRYPT_COST {
@@ -215,16 +290,32 @@ impl AppState {
                 settings.bcrypt_cost
             )));
         }
-        let key = crate::signing_key::load(sdk, env).await?;
+        let keys = Keyring::loaded_by(&settings.issuer, crate::signing_key::loader(sdk, env)?);
+        keys.preload();
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             Tables::from_function_env(env),
         );
-        // Only the files function is given the bucket; one S3 client per cold start.
-        let files = env
-            .text(&env::FILES_BUCKET)
-            .map(|bucket| FileStore::new(aws_sdk_s3::Client::new(sdk), bucket));
-        Ok(Self::with_files(store, files, &key, settings)?.with_metrics(function_metrics(env)))
+        // Only the functions that need it are given the queue; one client per cold start.
+        let services = Services {
+            files: None,
+            notify: env
+                .queue(&ob_core::queues::NOTIFY)
+                .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        };
+        Ok(Self::with_keys(store, services, keys, settings).with_metrics(function_metrics(env)))
+    }
+
+    /// Serves file routes from `files` (the files function). Call it on a freshly built state, before it is shared.
+    #[must_use]
+    pub fn with_file_store(mut self, files: FileStore) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.files = Some(files),
+            None => tracing::error!(
+                "file store set on a shared AppState; file routes stay unconfigured"
+            ),
+        }
+        self
     }
 
     /// Publishes metrics to `metrics` (the Lambdas: standard output; `obctl dev`:
@@ -257,16 +348,27 @@ impl AppState {
         })
     }
 
-    pub(crate) fn signer(&self) -> &TokenSigner {
-        &self.0.signer
+    /// The notify queue; an error when this host was not given one.
+    pub fn notify_queue(&self) -> Result<&NotifyQueue> {
+        self.0.notify.as_ref().ok_or_else(|| {
+            Error::Internal("the notify queue is not configured (NOTIFY_QUEUE_URL unset)".into())
+        })
+    }
+
+    /// The token signer and the refresh-successor key, read first if they were not yet.
+    pub(crate) async fn keys(&self) -> Result<Arc<SigningKeys>> {
+        self.0.keys.get().await
     }
 
     /// What `/auth/refresh` needs: lifetimes and the successor key.
-    pub(crate) fn refresh_policy(&self) -> ob_core::sessions::RefreshPolicy<'_> {
+    pub(crate) fn refresh_policy<'a>(
+        &self,
+        keys: &'a SigningKeys,
+    ) -> ob_core::sessions::RefreshPolicy<'a> {
         ob_core::sessions::RefreshPolicy {
             ttl_secs: self.0.settings.refresh_ttl_secs,
             max_session_secs: self.0.settings.session_max_secs,
-            successor_key: &self.0.successor_key,
+            successor_key: &keys.successor_key,
         }
     }
 
@@ -298,20 +400,27 @@ impl AppState {
                 .requests_per_minute_per_client
                 .unwrap_or(stage.per_client),
         };
+        let body = config.body;
         let facts = match app {
             Some(app) => AppFacts {
                 active: app.state == ob_core::apps::AppState::Active,
                 origins: app
                     .origins
                     .into_iter()
-                    .chain(config.body.allowed_origins)
+                    .chain(body.allowed_origins)
                     .collect(),
+                require_verified: body.auth.require_verified_email,
                 limits,
+                indexed_fields: body.indexed_fields,
+                uploads: body.uploads,
             },
             None => AppFacts {
                 active: false,
                 origins: Vec::new(),
+                require_verified: Default::default(),
                 limits,
+                indexed_fields: Default::default(),
+                uploads: body.uploads,
             },
         };
         self.0.apps.insert(app_id.to_owned(), facts.clone());
@@ -325,6 +434,79 @@ impl AppState {
     /// Drops an app from the cache after its config changed here.
     pub(crate) fn forget_app(&self, app_id: &str) {
         self.0.apps.remove(&app_id.to_owned());
+    }
+
+    /// The key behind a presented secret if it may be used now, reused for
+    /// `KEY_CACHE_TTL` once verified unless `fresh`; `Unauthorized` otherwise.
+    pub(crate) async fn verify_key(
+        &self,
+        presented: &str,
+        fresh: bool,
+    ) -> Result<ob_core::api_keys::ApiKey> {
+        let hash = ob_core::secret::sha256_hex(presented);
+        if !fresh
+            && let Some(key) = self.0.api_keys.get(&hash)
+            && key.is_usable(ob_core::clock::now_epoch())
+        {
+            return Ok(key);
+        }
+        match ob_core::api_keys::verify(&self.0.store, presented).await {
+            Ok(key) => {
+                self.0.api_keys.insert(hash, key.clone());
+                Ok(key)
+            }
+            Err(err) => {
+                // Refused now: no cached copy serves it any longer.
+                self.0.api_keys.remove(&hash);
+                Err(err)
+            }
+        }
+    }
+
+    /// Whether the key's use should be stamped now: not when the key as read
+    /// was stamped within the minute, nor when this instance stamped it since.
+    pub(crate) fn take_stamp(&self, key: &ob_core::api_keys::ApiKey) -> bool {
+        let minute_ago =
+            ob_core::clock::now_epoch() - ob_core::api_keys::LAST_USED_GRANULARITY_SECS;
+        if key.last_used_at.is_some_and(|at| at >= minute_ago)
+            || self.0.stamped.get(&key.key_id).is_some()
+        {
+            return false;
+        }
+        self.0.stamped.insert(key.key_id.clone(), ());
+        true
+    }
+
+    /// Whether this instance wrote the resource's registry entry lately.
+    pub(crate) fn resource_registered(&self, app_id: &str, resource: &str) -> bool {
+        self.0
+            .resources
+            .get(&(app_id.to_owned(), resource.to_owned()))
+            .is_some()
+    }
+
+    pub(crate) fn note_resource(&self, app_id: &str, resource: &str) {
+        self.0
+            .resources
+            .insert((app_id.to_owned(), resource.to_owned()), ());
+    }
+
+    /// The context of a signed-in user's write: the standing its transaction
+    /// checks and what its audit entry records.
+    pub(crate) fn writer(
+        &self,
+        user: &crate::extract::AuthUser,
+        client: &crate::extract::Client,
+    ) -> ob_core::standing::Writer {
+        ob_core::standing::Writer {
+            standing: ob_core::standing::Standing {
+                app_id: user.key.app_id().to_owned(),
+                key_id: user.key.0.key_id.clone(),
+                user: Some((user.claims.sub.clone(), user.claims.issued_ms())),
+            },
+            origin: client.0.clone(),
+            audit_retention_days: self.0.settings.audit_retention_days,
+        }
     }
 }
 

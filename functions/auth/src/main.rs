@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ob_lambda::serve(&ob_core::functions::AUTH).await
+    ob_lambda::serve(&ob_api::AUTH).await
 }

@@ -21,6 +21,8 @@ pub enum Actor {
     Operator(String),
     /// Nobody identified yet (e.g. a failed login of an unknown e-mail).
     Anonymous,
+    /// The backend itself acting on an outside event (e.g. `ses` for a bounce).
+    System(&'static str),
 }
 
 impl Actor {
@@ -30,6 +32,7 @@ impl Actor {
             Self::ApiKey(id) => format!("key:{id}"),
             Self::Operator(name) => format!("operator:{name}"),
             Self::Anonymous => "anonymous".to_owned(),
+            Self::System(name) => format!("system:{name}"),
         }
     }
 }
@@ -85,12 +88,10 @@ fn safe_fields(fields: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Writes one entry, kept for `retention_days`.
-pub async fn record(store: &Store, entry: NewEntry, retention_days: u32) -> Result<AuditEntry> {
-    let at = clock::now_rfc3339();
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let stored = AuditEntry {
-        event_id,
+/// The stored form of an entry, kept for `retention_days`.
+fn stored(entry: NewEntry, retention_days: u32) -> AuditEntry {
+    AuditEntry {
+        event_id: uuid::Uuid::now_v7().to_string(),
         actor: entry.actor.as_string(),
         changed_fields: safe_fields(&entry.changed_fields),
         expires_at: clock::now_epoch() + i64::from(retention_days) * 86_400,
@@ -100,8 +101,13 @@ pub async fn record(store: &Store, entry: NewEntry, retention_days: u32) -> Resu
         app_id: entry.app_id,
         action: entry.action,
         target: entry.target,
-        at,
-    };
+        at: clock::now_rfc3339(),
+    }
+}
+
+/// Writes one entry, kept for `retention_days`.
+pub async fn record(store: &Store, entry: NewEntry, retention_days: u32) -> Result<AuditEntry> {
+    let stored = stored(entry, retention_days);
     store
         .client
         .put_item()
@@ -111,6 +117,23 @@ pub async fn record(store: &Store, entry: NewEntry, retention_days: u32) -> Resu
         .await
         .map_err(|e| Error::sdk("write audit entry", e))?;
     Ok(stored)
+}
+
+/// The entry as one item of the transaction that makes the change it
+/// describes: the change and its entry land together or not at all.
+pub fn transact_item(
+    store: &Store,
+    entry: NewEntry,
+    retention_days: u32,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(store.audit_table()?)
+        .set_item(Some(to_item(&stored(entry, retention_days))))
+        .build()
+        .map_err(|e| Error::internal("build audit entry", e))?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .put(put)
+        .build())
 }
 
 /// The newest `limit` entries of an app, newest first (operator and tests).

@@ -14,6 +14,11 @@ pub fn now_epoch() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// The current time as fixed-width RFC 3339 in UTC.
 pub fn now_rfc3339() -> String {
     format_rfc3339(OffsetDateTime::now_utc())

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::functions::FunctionDef;
+use crate::queues::QueueDef;
 use crate::tables::TableDef;
 
 /// One environment variable and what its value must look like.
@@ -31,6 +32,10 @@ pub enum EnvKind {
     List,
     /// The physical name of a table of `tables.rs`.
     Table(&'static TableDef),
+    /// The URL of a queue of `queues.rs`.
+    Queue(&'static QueueDef),
+    /// One e-mail address.
+    Email,
     /// An S3 bucket name.
     Bucket,
     /// An ARN (`arn:partition:service:…`).
@@ -47,6 +52,14 @@ impl EnvVar {
         Self {
             name: table.env_var,
             kind: EnvKind::Table(table),
+        }
+    }
+
+    /// The variable through which a function receives `queue`'s URL.
+    pub const fn queue(queue: &'static QueueDef) -> Self {
+        Self {
+            name: queue.env_var,
+            kind: EnvKind::Queue(queue),
         }
     }
 
@@ -78,13 +91,16 @@ impl EnvVar {
                     Err(format!("is {value:?}, not an ARN"))
                 }
             }
-            EnvKind::Url => {
+            EnvKind::Url | EnvKind::Queue(_) => {
                 if value.starts_with("http://") || value.starts_with("https://") {
                     Ok(())
                 } else {
                     Err(format!("is {value:?}, not an http(s) URL"))
                 }
             }
+            EnvKind::Email => crate::users::normalize_email(value)
+                .map(|_| ())
+                .map_err(|_| format!("is {value:?}, not an e-mail address")),
             EnvKind::Flag => match value {
                 "true" | "false" => Ok(()),
                 _ => Err(format!("is {value:?}, not true or false")),
@@ -190,6 +206,74 @@ pub const WEBSOCKET_MANAGEMENT_URL: EnvVar = EnvVar {
     kind: EnvKind::Url,
 };
 
+/// The address every e-mail is sent from (an SES identity of the account).
+pub const SENDER_ADDRESS: EnvVar = EnvVar {
+    name: "SENDER_ADDRESS",
+    kind: EnvKind::Email,
+};
+/// The display name e-mails are sent under.
+pub const SENDER_NAME: EnvVar = EnvVar {
+    name: "SENDER_NAME",
+    kind: EnvKind::Text,
+};
+/// Where replies to e-mails go (the stage's `notifications.replyTo`, else the sender).
+pub const REPLY_TO: EnvVar = EnvVar {
+    name: "REPLY_TO",
+    kind: EnvKind::Email,
+};
+/// The SES configuration set every e-mail is sent through (bounce and complaint events).
+pub const SES_CONFIGURATION_SET: EnvVar = EnvVar {
+    name: "SES_CONFIGURATION_SET",
+    kind: EnvKind::Text,
+};
+/// Whether the stage sends SMS (`notifications.sms`).
+pub const SMS_ENABLED: EnvVar = EnvVar {
+    name: "SMS_ENABLED",
+    kind: EnvKind::Flag,
+};
+/// The stage's password-reset page, for apps that configure none.
+pub const PASSWORD_RESET_URL: EnvVar = EnvVar {
+    name: "PASSWORD_RESET_URL",
+    kind: EnvKind::Url,
+};
+/// The stage's e-mail-verification page, for apps that configure none.
+pub const EMAIL_VERIFICATION_URL: EnvVar = EnvVar {
+    name: "EMAIL_VERIFICATION_URL",
+    kind: EnvKind::Url,
+};
+/// Lifetime of a password-reset token.
+pub const PASSWORD_RESET_TTL_SECONDS: EnvVar = EnvVar {
+    name: "PASSWORD_RESET_TTL_SECONDS",
+    kind: EnvKind::Integer {
+        min: 300,
+        max: 86_400,
+    },
+};
+/// Lifetime of an e-mail-verification token.
+pub const EMAIL_VERIFICATION_TTL_SECONDS: EnvVar = EnvVar {
+    name: "EMAIL_VERIFICATION_TTL_SECONDS",
+    kind: EnvKind::Integer {
+        min: 300,
+        max: 7 * 86_400,
+    },
+};
+/// E-mails one app may send per UTC day through `POST /notify`.
+pub const EMAIL_DAILY_QUOTA: EnvVar = EnvVar {
+    name: "EMAIL_DAILY_QUOTA",
+    kind: EnvKind::Integer {
+        min: 0,
+        max: 10_000_000,
+    },
+};
+/// SMS one app may send per UTC day through `POST /notify`.
+pub const SMS_DAILY_QUOTA: EnvVar = EnvVar {
+    name: "SMS_DAILY_QUOTA",
+    kind: EnvKind::Integer {
+        min: 0,
+        max: 10_000_000,
+    },
+};
+
 /// Why a function's environment is unusable: every bad variable, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvError {
@@ -267,11 +351,6 @@ impl FunctionEnv {
         self.values.get(var.name).map(String::as_str)
     }
 
-    /// The value of a `true`/`false` variable, or `None` when this function does not declare it.
-    pub fn flag(&self, var: &EnvVar) -> Option<bool> {
-        self.text(var).map(|v| v == "true")
-    }
-
     /// The value of a variable the function must declare; an error naming it otherwise.
     pub fn required(&self, var: &EnvVar) -> Result<&str, EnvError> {
         self.text(var).ok_or_else(|| EnvError {
@@ -305,6 +384,16 @@ impl FunctionEnv {
     pub fn table(&self, table: &TableDef) -> Option<String> {
         self.values.get(table.env_var).cloned()
     }
+
+    /// The URL of `queue`, when this function sends to it.
+    pub fn queue(&self, queue: &QueueDef) -> Option<String> {
+        self.values.get(queue.env_var).cloned()
+    }
+
+    /// A declared `true`/`false` variable.
+    pub fn flag(&self, var: &EnvVar) -> Option<bool> {
+        self.text(var).map(|v| v == "true")
+    }
 }
 
 #[cfg(test)]
@@ -335,7 +424,16 @@ mod tests {
             ("CONFIG_TABLE", "t-config"),
             ("API_KEYS_TABLE", "t-keys"),
             ("AUDIT_TABLE", "t-audit"),
+            ("NOTIFICATIONS_TABLE", "t-notifications"),
+            (
+                "NOTIFY_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/notify",
+            ),
+            ("SMS_ENABLED", "false"),
+            ("EMAIL_DAILY_QUOTA", "1000"),
+            ("SMS_DAILY_QUOTA", "0"),
             ("LIMITS_TABLE", "t-limits"),
+            ("USERS_TABLE", "t-users"),
             ("APP_REQUESTS_PER_MINUTE", "6000"),
             ("CLIENT_REQUESTS_PER_MINUTE", "600"),
         ]
@@ -351,8 +449,13 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
-        assert_eq!(env.table(&crate::tables::USERS), None, "not admin's table");
+        assert_eq!(env.table(&crate::tables::SESSIONS), None, "not admin's table");
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
+        assert_eq!(env.flag(&SMS_ENABLED), Some(false));
+        assert_eq!(
+            env.queue(&crate::queues::NOTIFY).as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/notify")
+        );
         assert_eq!(env.flag(&METRICS_PER_APP_ROUTES), Some(true));
     }
 
@@ -396,6 +499,17 @@ mod tests {
         assert!(arn.check("my-secret").is_err());
         assert!(WEBSOCKET_MANAGEMENT_URL.check("ftp://x").is_err());
         assert!(CORS_ORIGINS.check("a,,b").is_err());
+        assert!(SMS_ENABLED.check("yes").is_err() && SMS_ENABLED.check("false").is_ok());
+        assert!(SENDER_ADDRESS.check("no-reply@example.com").is_ok());
+        assert!(
+            SENDER_ADDRESS
+                .check("Example <no-reply@example.com>")
+                .is_err()
+        );
+        let queue = EnvVar::queue(&crate::queues::NOTIFY);
+        assert_eq!(queue.name, "NOTIFY_QUEUE_URL");
+        assert!(queue.check("http://127.0.0.1:4566/000000000000/q").is_ok());
+        assert!(queue.check("arn:aws:sqs:us-east-1:1:q").is_err());
         assert!(STAGE.check("  ").is_err());
         assert!(METRICS_PER_APP_ROUTES.check("false").is_ok());
         assert!(METRICS_PER_APP_ROUTES.check("yes").is_err());

@@ -24,6 +24,15 @@ pub enum Error {
     TooLarge(String),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// A daily allowance is used up (the message names it); it renews in `retry_after_secs`.
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The app requires a verified e-mail address for this and the user's is not.
+    #[error("verify your e-mail address first (POST /auth/verify-email/request sends the link)")]
+    EmailNotVerified,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -6,6 +6,7 @@
 //! is one entry here, its crate under `functions/`, and `templates/functions/<name>.yaml`.
 
 use crate::env::{self, EnvVar};
+use crate::queues::{self, QueueDef};
 use crate::tables::{self, TableDef};
 
 /// One function of the stack.
@@ -21,6 +22,8 @@ pub struct FunctionDef {
     pub websocket_routes: &'static [&'static str],
     /// Tables it reads or writes; it receives each one's name in `TableDef::env_var`.
     pub tables: &'static [&'static TableDef],
+    /// Queues it sends to; it receives each one's URL in `QueueDef::env_var`.
+    pub queues: &'static [&'static QueueDef],
     /// Every other variable it reads.
     pub env: &'static [EnvVar],
     /// Event source mappings that invoke it.
@@ -40,6 +43,8 @@ pub struct EventSourceDef {
 pub enum EventSource {
     /// The table's DynamoDB stream (`!GetAtt <Table>.StreamArn`).
     TableStream(&'static TableDef),
+    /// An SQS queue (`!GetAtt <Queue>.Arn`); the function answers with batch item failures.
+    Queue(&'static QueueDef),
 }
 
 impl FunctionDef {
@@ -62,12 +67,20 @@ impl FunctionDef {
         !self.http_routes.is_empty()
     }
 
-    /// Every variable it reads: its own, then one per table.
+    /// Whether it identifies callers by API key and access token (it serves
+    /// routes), and so reads the API keys and the signing key
+    /// (`templates/caller-identity.yaml`).
+    pub fn identifies_callers(&self) -> bool {
+        self.serves_http() || !self.websocket_routes.is_empty()
+    }
+
+    /// Every variable it reads: its own, then one per table, then one per queue.
     pub fn env_vars(&self) -> impl Iterator<Item = EnvVar> + '_ {
         self.env
             .iter()
             .copied()
             .chain(self.tables.iter().map(|table| EnvVar::table(table)))
+            .chain(self.queues.iter().map(|queue| EnvVar::queue(queue)))
     }
 
     /// Looks a function up by name.
@@ -104,6 +117,7 @@ pub const AUTH: FunctionDef = FunctionDef {
         &tables::SESSIONS,
         &tables::LIMITS,
     ],
+    queues: &[&queues::NOTIFY],
     env: &[
         env::STAGE,
         env::RUST_LOG,
@@ -137,7 +151,9 @@ pub const DATA: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::DATA,
         &tables::LIMITS,
+        &tables::USERS,
     ],
+    queues: &[],
     env: &HTTP_ENV,
     event_sources: &[],
 };
@@ -155,7 +171,9 @@ pub const FILES: FunctionDef = FunctionDef {
         &tables::AUDIT,
         &tables::FILES,
         &tables::LIMITS,
+        &tables::USERS,
     ],
+    queues: &[],
     env: &[
         env::STAGE,
         env::RUST_LOG,
@@ -172,12 +190,14 @@ pub const FILES: FunctionDef = FunctionDef {
     event_sources: &[],
 };
 
-/// Per-app config, key verification, health and the OpenAPI document.
+/// Per-app config, notifications an app sends, key verification, health and the OpenAPI document.
 pub const ADMIN: FunctionDef = FunctionDef {
     name: "admin",
     package: "ob-admin",
     http_routes: &[
         "ANY /config/{appId}",
+        "ANY /notify/{appId}",
+        "ANY /notify/{appId}/{id}",
         "ANY /verify-key",
         "GET /health",
         "GET /openapi.json",
@@ -189,8 +209,23 @@ pub const ADMIN: FunctionDef = FunctionDef {
         &tables::API_KEYS,
         &tables::AUDIT,
         &tables::LIMITS,
+        &tables::USERS,
+        &tables::NOTIFICATIONS,
     ],
-    env: &HTTP_ENV,
+    queues: &[&queues::NOTIFY],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
+        env::SIGNING_KEY_SECRET_ARN,
+        env::CORS_ORIGINS,
+        env::AUDIT_RETENTION_DAYS,
+        env::APP_REQUESTS_PER_MINUTE,
+        env::CLIENT_REQUESTS_PER_MINUTE,
+        env::SMS_ENABLED,
+        env::EMAIL_DAILY_QUOTA,
+        env::SMS_DAILY_QUOTA,
+    ],
     event_sources: &[],
 };
 
@@ -207,6 +242,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
         &tables::CONNECTIONS,
         &tables::DATA,
     ],
+    queues: &[],
     env: &[
         env::STAGE,
         env::RUST_LOG,
@@ -221,8 +257,49 @@ pub const REALTIME: FunctionDef = FunctionDef {
     }],
 };
 
+/// The worker behind the notify queue: sends e-mail (SES), SMS (SNS) and
+/// pushes to open WebSockets, issues password-reset and verification links,
+/// and turns SES bounces and complaints into each app's suppression list.
+/// Request paths only enqueue (`ob_core::notify`); nothing here is on one.
+pub const NOTIFY: FunctionDef = FunctionDef {
+    name: "notify",
+    package: "ob-notify",
+    http_routes: &[],
+    websocket_routes: &[],
+    tables: &[
+        &tables::APPS,
+        &tables::CONFIG,
+        &tables::USERS,
+        &tables::SESSIONS,
+        &tables::AUDIT,
+        &tables::CONNECTIONS,
+        &tables::NOTIFICATIONS,
+    ],
+    queues: &[],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
+        env::AUDIT_RETENTION_DAYS,
+        env::SENDER_ADDRESS,
+        env::SENDER_NAME,
+        env::REPLY_TO,
+        env::SES_CONFIGURATION_SET,
+        env::SMS_ENABLED,
+        env::PASSWORD_RESET_URL,
+        env::EMAIL_VERIFICATION_URL,
+        env::PASSWORD_RESET_TTL_SECONDS,
+        env::EMAIL_VERIFICATION_TTL_SECONDS,
+        env::WEBSOCKET_MANAGEMENT_URL,
+    ],
+    event_sources: &[EventSourceDef {
+        logical_id: "NotifyQueueMapping",
+        source: EventSource::Queue(&queues::NOTIFY),
+    }],
+};
+
 /// Every function of the stack, in template order.
-pub const ALL: &[FunctionDef] = &[AUTH, DATA, FILES, ADMIN, REALTIME];
+pub const ALL: &[FunctionDef] = &[AUTH, DATA, FILES, ADMIN, REALTIME, NOTIFY];
 
 #[cfg(test)]
 mod tests {
@@ -246,13 +323,25 @@ mod tests {
             vars.dedup();
             assert_eq!(vars.len(), count, "{}: a variable twice", function.name);
             for source in function.event_sources {
-                let EventSource::TableStream(table) = source.source;
-                assert!(table.stream, "{} has no stream", table.logical_id);
-                assert!(function.tables.contains(&table));
+                match source.source {
+                    EventSource::TableStream(table) => {
+                        assert!(table.stream, "{} has no stream", table.logical_id);
+                        assert!(function.tables.contains(&table));
+                    }
+                    EventSource::Queue(queue) => {
+                        assert!(
+                            !queue.dead_letter,
+                            "{} is a dead-letter queue",
+                            queue.logical_id
+                        );
+                        assert!(queues::ALL.contains(queue));
+                    }
+                }
             }
         }
         assert_eq!(AUTH.logical_id(), "AuthFunction");
         assert_eq!(FunctionDef::by_name("realtime"), Some(&REALTIME));
         assert!(!REALTIME.serves_http() && ADMIN.serves_http());
+        assert!(REALTIME.identifies_callers() && !NOTIFY.identifies_callers());
     }
 }

@@ -33,6 +33,36 @@ pub fn limit_pk(app_id: &str, subject: &str, window_start: i64) -> String {
     format!("L#{app_id}#{subject}#{window_start}")
 }
 
+/// `SESSIONS.pk` of a one-time token (password reset, e-mail verification): `OT#{token hash}`.
+pub fn one_time_token_pk(token_hash: &str) -> String {
+    format!("OT#{token_hash}")
+}
+
+/// `NOTIFICATIONS.pk` of an app's notifications, idempotency keys and quotas: `N#{appId}`.
+pub fn notifications_pk(app_id: &str) -> String {
+    format!("N#{app_id}")
+}
+
+/// `NOTIFICATIONS.sk` of one notification: `N#{notificationId}`.
+pub fn notification_sk(notification_id: &str) -> String {
+    format!("N#{notification_id}")
+}
+
+/// `NOTIFICATIONS.sk` of an `Idempotency-Key`: `I#{key}`.
+pub fn idempotency_sk(key: &str) -> String {
+    format!("I#{key}")
+}
+
+/// `NOTIFICATIONS.sk` of a daily send count: `Q#{channel}#{UTC day}`.
+pub fn quota_sk(channel: &str, day: &str) -> String {
+    format!("Q#{channel}#{day}")
+}
+
+/// `NOTIFICATIONS.pk` of an app's suppression list: `S#{appId}` (`sk` = the address).
+pub fn suppressions_pk(app_id: &str) -> String {
+    format!("S#{app_id}")
+}
+
 /// `SESSIONS.userPk` (index `byUser`): `{appId}#{userId}`.
 pub fn session_user_pk(app_id: &str, user_id: &str) -> String {
     format!("{app_id}#{user_id}")
@@ -116,5 +146,9 @@ mod tests {
             "IX#shop#notes#tag#a#b"
         );
         assert_eq!(owner_pk("shop", "notes", "u1"), "shop#notes#u1");
+        assert_eq!(one_time_token_pk("ab"), "OT#ab");
+        assert_eq!(notifications_pk("shop"), "N#shop");
+        assert_eq!(quota_sk("email", "2027-01-01"), "Q#email#2027-01-01");
+        assert_eq!(suppressions_pk("shop"), "S#shop");
     }
 }

@@ -29,11 +29,14 @@ pub enum Scope {
     ConfigRead,
     /// Replace the app's config (the caller must also be an admin of the app).
     ConfigWrite,
+    /// Send notifications to the app's users and read their status
+    /// (`/notify/{appId}`): a server's key, never a browser's.
+    Notify,
 }
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const EVERY: [Scope; 9] = [
+    pub const EVERY: [Scope; 10] = [
         Scope::All,
         Scope::Auth,
         Scope::DataRead,
@@ -43,10 +46,12 @@ impl Scope {
         Scope::Realtime,
         Scope::ConfigRead,
         Scope::ConfigWrite,
+        Scope::Notify,
     ];
 
     /// The scopes `obctl keys create` issues without `--scopes`: everything a
-    /// frontend does, but not `config:write` (an admin tool asks for it).
+    /// frontend does, but not `config:write` (an admin tool asks for it) nor
+    /// `notify` (a server asks for it).
     pub const DEFAULT: [Scope; 7] = [
         Scope::Auth,
         Scope::DataRead,
@@ -68,6 +73,7 @@ impl Scope {
             Self::Realtime => "realtime",
             Self::ConfigRead => "config:read",
             Self::ConfigWrite => "config:write",
+            Self::Notify => "notify",
         }
     }
 
@@ -123,6 +129,7 @@ mod tests {
         assert_eq!(names.len(), Scope::EVERY.len());
         assert_eq!(Scope::parse("data"), None);
         assert!(!Scope::DEFAULT.contains(&Scope::ConfigWrite));
+        assert!(!Scope::DEFAULT.contains(&Scope::Notify));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct Tables {
     pub data: String,
     pub connections: String,
     pub files: String,
+    pub notifications: String,
     pub limits: String,
     pub webhooks: String,
 }
@@ -43,6 +44,7 @@ impl Tables {
             data: name(&tables::DATA),
             connections: name(&tables::CONNECTIONS),
             files: name(&tables::FILES),
+            notifications: name(&tables::NOTIFICATIONS),
             limits: name(&tables::LIMITS),
             webhooks: name(&tables::WEBHOOKS),
         }
@@ -104,6 +106,9 @@ impl Store {
     }
     pub(crate) fn files_table(&self) -> Result<&str> {
         Tables::require(&self.tables.files, &tables::FILES)
+    }
+    pub(crate) fn notifications_table(&self) -> Result<&str> {
+        Tables::require(&self.tables.notifications, &tables::NOTIFICATIONS)
     }
     pub(crate) fn limits_table(&self) -> Result<&str> {
         Tables::require(&self.tables.limits, &tables::LIMITS)

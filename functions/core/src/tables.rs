@@ -146,9 +146,11 @@ pub const SESSIONS_BY_USER: IndexDef = IndexDef {
     sort_key: None,
 };
 
-/// Refresh sessions, expired by TTL. Items: `pk=T#{refresh token hash}` (one
-/// per issued token), `pk=F#{family id}` (the session family, revoked as a
-/// whole on token reuse). (Failed-login counters of older versions,
+/// Refresh sessions and one-time tokens, expired by TTL. Items:
+/// `pk=T#{refresh token hash}` (one per issued token), `pk=F#{family id}` (the
+/// session family, revoked as a whole on token reuse), `pk=OT#{token hash}` (a
+/// password-reset or e-mail-verification token: purpose, app, user, e-mail,
+/// used once; see `auth_tokens.rs`). (Failed-login counters of older versions,
 /// `pk=L#{appId}#{subject}`, expire by TTL; counters now live in `LIMITS`.)
 pub const SESSIONS: TableDef = TableDef {
     logical_id: "SessionsTable",
@@ -211,6 +213,25 @@ pub const FILES: TableDef = TableDef {
     stream: false,
 };
 
+/// Notifications an app sends and what the notify function keeps for them.
+/// Items: `pk=N#{appId}`, `sk=N#{notificationId}` (one delivery: channel,
+/// recipient, content, status, provider message id; expires after 30 days);
+/// `pk=N#{appId}`, `sk=I#{idempotency key}` (the request an `Idempotency-Key`
+/// answered, 24 hours); `pk=N#{appId}`, `sk=Q#{channel}#{UTC day}` (the app's
+/// daily send count, 2 days); `pk=S#{appId}`, `sk={lowercased address}` (the
+/// app's suppression list: bounced or complained addresses, kept until an
+/// operator clears them). See `notify/store.rs`.
+pub const NOTIFICATIONS: TableDef = TableDef {
+    logical_id: "NotificationsTable",
+    env_var: "NOTIFICATIONS_TABLE",
+    output: "NotificationsTableName",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+    stream: false,
+};
+
 /// App webhooks, one partition per app: `pk=W#{appId}`, `sk=S#{subscriptionId}`
 /// (a subscription: URL, event types, resources, state, signing secrets; see
 /// `webhooks/store.rs`) and `sk=D#{deliveryId}` (the delivery log, expired by
@@ -238,6 +259,7 @@ pub const ALL: &[TableDef] = &[
     CONNECTIONS,
     FILES,
     LIMITS,
+    NOTIFICATIONS,
     WEBHOOKS,
 ];
 

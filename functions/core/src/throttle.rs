@@ -1,4 +1,4 @@
-//! Login and registration limits: attempts reserved before any password is hashed, per account and client address, with a slower ceiling per account.
+//! Login, registration and account e-mail limits: attempts reserved before any password is hashed or e-mail queued, per account and client address, with a slower ceiling per account.
 //!
 //! Keying a lock by e-mail alone lets anyone holding an app's public key lock
 //! its owner out. So the tight limit is per account *and* client address (a
@@ -22,6 +22,12 @@ pub struct Policy {
     /// Registrations from one client address per window.
     pub registrations_per_client: u32,
     pub registration_window_secs: i64,
+    /// Password-reset or verification e-mails asked for one address (or one
+    /// signed-in user) per window: what keeps a mailbox from being flooded.
+    pub account_emails_per_address: u32,
+    /// The same, asked from one client address for any address.
+    pub account_emails_per_client: u32,
+    pub account_email_window_secs: i64,
 }
 
 impl Default for Policy {
@@ -33,6 +39,9 @@ impl Default for Policy {
             account_window_secs: 3600,
             registrations_per_client: 20,
             registration_window_secs: 3600,
+            account_emails_per_address: 5,
+            account_emails_per_client: 30,
+            account_email_window_secs: 3600,
         }
     }
 }
@@ -112,6 +121,55 @@ pub async fn reserve_registration(
         now,
     );
     limits::reserve(store, &[counter]).await
+}
+
+/// Which account e-mail is asked for; each has its own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountEmail {
+    PasswordReset,
+    Verification,
+}
+
+impl AccountEmail {
+    fn subject(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "reset",
+            Self::Verification => "verify",
+        }
+    }
+}
+
+/// Reserves one request for an account e-mail to `recipient` (a normalized
+/// e-mail address, or `user:{id}` for a signed-in request), per recipient
+/// and per client address: `Throttled` once either is used up. Known and
+/// unknown addresses count alike, so a refusal tells nothing about accounts.
+pub async fn reserve_account_email(
+    store: &Store,
+    app_id: &str,
+    kind: AccountEmail,
+    recipient: &str,
+    client: Option<&str>,
+    policy: &Policy,
+    now: i64,
+) -> Result<()> {
+    let window = policy.account_email_window_secs;
+    let mut counters = vec![Counter::new(
+        app_id,
+        &format!("{}:{recipient}", kind.subject()),
+        policy.account_emails_per_address,
+        window,
+        now,
+    )];
+    if let Some(client) = client {
+        counters.push(Counter::new(
+            app_id,
+            &format!("{}-client:{client}", kind.subject()),
+            policy.account_emails_per_client,
+            window,
+            now,
+        ));
+    }
+    limits::reserve(store, &counters).await
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub disabled: bool,
+    /// Whether the user proved they read mail at `email` (a verification
+    /// link, or a completed password reset).
+    pub email_verified: bool,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: Value,
     pub created_at: String,
@@ -170,6 +173,7 @@ pub async fn register(
         email: email.clone(),
         role: Role::User,
         disabled: false,
+        email_verified: false,
         profile,
         created_at: now,
     };
@@ -252,7 +256,28 @@ pub async fn get(store: &Store, app_id: &str, user_id: &str) -> Result<Option<Us
         .transpose()
 }
 
-/// Grants or withdraws a role (operator action from the CLI).
+/// The user's role now, for a request whose access token was issued at
+/// `issued_ms` (epoch milliseconds): `Unauthorized` when the user is gone,
+/// disabled, or changed (role or disabling) at or after that moment. One
+/// consistent read.
+pub async fn current_role(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    issued_ms: i64,
+) -> Result<Role> {
+    let item = get_item(store, app_id, &keys::user_sk(user_id)).await?;
+    let lapsed = || crate::standing::Lapse::User.error();
+    let item = item.ok_or_else(lapsed)?;
+    let valid_after = attr::opt_i64(&item, crate::standing::TOKENS_VALID_AFTER);
+    if attr::get_bool(&item, "disabled") || valid_after.is_some_and(|at| at >= issued_ms) {
+        return Err(lapsed());
+    }
+    Ok(Role::parse(&attr::opt_s(&item, "role").unwrap_or_default()).unwrap_or(Role::User))
+}
+
+/// Grants or withdraws a role (operator action from the CLI). The user's
+/// access tokens issued until now no longer write; reads end when they expire.
 pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) -> Result<()> {
     update_flag(
         store,
@@ -265,7 +290,8 @@ pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) ->
     .await
 }
 
-/// Disables or re-enables an account; a disabled user can neither log in nor refresh.
+/// Disables or re-enables an account; a disabled user can neither log in nor
+/// refresh, and their access tokens no longer write (reads end when they expire).
 pub async fn set_disabled(
     store: &Store,
     app_id: &str,
@@ -283,6 +309,70 @@ pub async fn set_disabled(
     .await
 }
 
+/// Replaces a user's password hash (a completed password reset). The reset
+/// proved the user reads mail at the address, so it also counts as verifying it.
+pub async fn set_password(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<()> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(keys::user_sk(user_id)))
+        .update_expression(
+            "SET passwordHash = :hash, passwordChangedAt = :now, updatedAt = :now, \
+             emailVerified = :true, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
+        )
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", USERS.partition_key)
+        .expression_attribute_values(":hash", attr::s(password_hash))
+        .expression_attribute_values(":true", attr::b(true))
+        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("user {user_id}"))),
+        Err(err) => Err(Error::sdk("set password", err)),
+    }
+}
+
+/// Marks `email` verified for a user, only while it is still the user's
+/// address (a link sent to an old address proves nothing about a new one).
+/// Returns whether it was marked.
+pub async fn mark_email_verified(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    email: &str,
+) -> Result<bool> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.users_table()?)
+        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
+        .key(sort_key(), attr::s(keys::user_sk(user_id)))
+        .update_expression(
+            "SET emailVerified = :true, updatedAt = :now, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
+        )
+        .condition_expression("attribute_exists(#pk) AND email = :email")
+        .expression_attribute_names("#pk", USERS.partition_key)
+        .expression_attribute_values(":true", attr::b(true))
+        .expression_attribute_values(":email", attr::s(email))
+        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_conditional_failure(&err) => Ok(false),
+        Err(err) => Err(Error::sdk("mark e-mail verified", err)),
+    }
+}
+
 async fn update_flag(
     store: &Store,
     app_id: &str,
@@ -297,12 +387,15 @@ async fn update_flag(
         .table_name(store.users_table()?)
         .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
         .key(sort_key(), attr::s(keys::user_sk(user_id)))
-        .update_expression(format!("SET {set}, updatedAt = :now"))
+        // Access tokens issued until now stop writing at once (see ob_core::standing).
+        .update_expression(format!("SET {set}, updatedAt = :now, #valid = :epoch"))
         .condition_expression("attribute_exists(#pk)")
         .expression_attribute_names("#pk", USERS.partition_key)
         .expression_attribute_names("#f", field)
+        .expression_attribute_names("#valid", crate::standing::TOKENS_VALID_AFTER)
         .expression_attribute_values(":v", value)
         .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
+        .expression_attribute_values(":epoch", attr::n(clock::now_millis()))
         .send()
         .await;
     match result {
@@ -371,6 +464,7 @@ fn to_item(user: &User) -> Item {
     item.insert("email".into(), attr::s(&user.email));
     item.insert("role".into(), attr::s(user.role.as_str()));
     item.insert("disabled".into(), attr::b(user.disabled));
+    item.insert("emailVerified".into(), attr::b(user.email_verified));
     item.insert("profile".into(), attr::from_json(&user.profile));
     item.insert("createdAt".into(), attr::s(&user.created_at));
     item
@@ -384,6 +478,7 @@ fn from_item(item: &Item) -> Result<User> {
         // An unknown role grants nothing beyond a plain user.
         role: Role::parse(&attr::opt_s(item, "role").unwrap_or_default()).unwrap_or(Role::User),
         disabled: attr::get_bool(item, "disabled"),
+        email_verified: attr::get_bool(item, "emailVerified"),
         profile: item
             .get("profile")
             .map(attr::to_json)
@@ -441,6 +536,7 @@ mod tests {
             email: "ann@example.com".into(),
             role: Role::Admin,
             disabled: false,
+            email_verified: true,
             profile: serde_json::json!({"name": "Ann"}),
             created_at: "t".into(),
         };

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ob_lambda::serve(&ob_core::functions::FILES).await
+    ob_lambda::serve(&ob_api::FILES).await
 }

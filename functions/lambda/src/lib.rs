@@ -11,16 +11,14 @@ use ob_core::env::{self, FunctionEnv};
 use ob_core::functions::FunctionDef;
 use tower::ServiceBuilder;
 
-/// Serves `function`'s HTTP routes (`ob_api::function_router`) until Lambda stops us.
-pub async fn serve(function: &'static FunctionDef) -> Result<(), Error> {
-    let router = start(function, |sdk, env| async move {
-        let state = AppState::from_function_env(&sdk, &env).await?;
-        ob_api::function_router(function, state).ok_or_else(|| {
-            Error::from(format!(
-                "the {} function serves no HTTP route",
-                function.name
-            ))
-        })
+/// Serves `function`'s HTTP routes until Lambda stops us.
+pub async fn serve(function: &'static ob_api::HttpFunction) -> Result<(), Error> {
+    let router = start(function.def, |sdk, env| async move {
+        let mut state = AppState::from_function_env(&sdk, &env)?;
+        if let Some(file_store) = function.file_store {
+            state = state.with_file_store(file_store(&sdk, &env)?);
+        }
+        Ok(ob_api::http_function_router(function, state))
     })
     .await?;
     let service = ServiceBuilder::new()
@@ -108,18 +106,25 @@ fn with_gateway_context(mut request: Request) -> Request {
     request
 }
 
-/// JSON logs for CloudWatch at the `RUST_LOG` filter. Secrets are never logged:
-/// handlers log error details and request ids only.
+/// JSON logs for CloudWatch at the `RUST_LOG` filter: a default level and `target=level` directives
+/// (`info,ob_core=debug`). Secrets are never logged: handlers log error details and request ids only.
 fn try_init_logging(filter: &str) -> Result<(), Error> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .map_err(|err| format!("RUST_LOG is {filter:?}, not a log filter: {err}"))?;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let targets: tracing_subscriber::filter::Targets = filter.parse().map_err(|err| {
+        format!("RUST_LOG is {filter:?}, not a log filter (`info`, `warn,ob_core=debug`): {err}")
+    })?;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        // `targets` decides; the builder's own default would cap it at INFO.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
+        .finish()
+        .with(targets)
         .try_init()
+        .map_err(Error::from)
 }
 
 fn init_logging(filter: &str) {

@@ -4,7 +4,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ob_core::env;
 use ob_core::functions::REALTIME;
 use ob_core::realtime::Realtime;
-use ob_core::tokens::TokenSigner;
+use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
 use ob_realtime::push::ManagementApi;
 use serde_json::Value;
@@ -12,15 +12,20 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let realtime = ob_lambda::start(&REALTIME, |sdk, env| async move {
-        let key = ob_api::signing_key::load(&sdk, &env).await?;
         let stage = env.required(&env::STAGE)?;
         let endpoint = env.required(&env::WEBSOCKET_MANAGEMENT_URL)?;
+        // Read in the background: the stream fan-out never needs it, connections wait for it at most once.
+        let signer = Keyring::loaded_by(
+            &ob_api::state::issuer_for(stage),
+            ob_api::signing_key::loader(&sdk, &env)?,
+        );
+        signer.preload();
         Ok(Realtime {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
                 Tables::from_function_env(&env),
             ),
-            signer: TokenSigner::new(&key, &ob_api::state::issuer_for(stage))?,
+            signer,
             push: ManagementApi::new(&sdk, endpoint),
             metrics: ob_api::state::function_metrics(&env),
             stage_origins: env.list(&env::CORS_ORIGINS).unwrap_or_default(),

@@ -1,5 +1,5 @@
 //! A Lambda function that misbehaves on request, for the local runtime's tests: it echoes API Gateway events, crashes,
-//! overruns its timeout, fails its init, returns binary bodies, and fails stream records, as its event asks.
+//! overruns its timeout, fails its init, returns binary bodies, and fails stream records and queue messages, as its event asks.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -15,6 +15,7 @@ static FIXTURE: FunctionDef = FunctionDef {
     http_routes: &[],
     websocket_routes: &[],
     tables: &[],
+    queues: &[],
     env: &[],
     event_sources: &[],
 };
@@ -70,29 +71,48 @@ async fn handle(event: Value, failed_once: &Mutex<HashSet<String>>) -> Result<Va
     }
 }
 
-/// Logs the batch's sequence numbers; fails records marked `fail: once` the
-/// first time this process sees them and `fail: always` every time.
+/// Logs the batch's record ids (a stream's sequence numbers, a queue's
+/// message bodies); fails records marked `fail: once` (a queue message whose
+/// body starts with `fail once`) the first time this process sees them and
+/// `fail: always` (`fail always`) every time.
 fn batch(records: &[Value], failed_once: &Mutex<HashSet<String>>) -> Value {
-    let sequences: Vec<&str> = records
+    let marks: Vec<(&str, &str, Option<&str>)> = records
         .iter()
-        .filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str())
+        .map(
+            |record| match record["dynamodb"]["SequenceNumber"].as_str() {
+                Some(sequence) => (
+                    sequence,
+                    sequence,
+                    record["dynamodb"]["NewImage"]["fail"]["S"].as_str(),
+                ),
+                None => {
+                    let body = record["body"].as_str().unwrap_or_default();
+                    let mark = if body.starts_with("fail always") {
+                        Some("always")
+                    } else if body.starts_with("fail once") {
+                        Some("once")
+                    } else {
+                        None
+                    };
+                    (record["messageId"].as_str().unwrap_or_default(), body, mark)
+                }
+            },
+        )
         .collect();
-    println!("{}", json!({ "batch": sequences }));
+    let logged: Vec<&str> = marks.iter().map(|(_, shown, _)| *shown).collect();
+    println!("{}", json!({ "batch": logged }));
     let mut failures = Vec::new();
-    for record in records {
-        let sequence = record["dynamodb"]["SequenceNumber"]
-            .as_str()
-            .unwrap_or_default();
-        let fail = match record["dynamodb"]["NewImage"]["fail"]["S"].as_str() {
+    for (id, _, mark) in marks {
+        let fail = match mark {
             Some("always") => true,
             Some("once") => failed_once
                 .lock()
-                .map(|mut seen| seen.insert(sequence.to_owned()))
+                .map(|mut seen| seen.insert(id.to_owned()))
                 .unwrap_or(false),
             _ => false,
         };
         if fail {
-            failures.push(json!({ "itemIdentifier": sequence }));
+            failures.push(json!({ "itemIdentifier": id }));
         }
     }
     json!({ "batchItemFailures": failures })

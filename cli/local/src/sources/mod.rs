@@ -10,6 +10,7 @@
 //! their visibility timeout.
 
 pub mod dynamodb_stream;
+pub mod sqs_queue;
 mod stream_record;
 
 use std::future::Future;

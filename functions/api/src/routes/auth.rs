@@ -1,4 +1,4 @@
-//! `/auth/*`: register, login, refresh, logout and the current user.
+//! `/auth/*`: register, login, refresh, logout and the current user; password reset and e-mail verification are in `account.rs`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .merge(super::account::router())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,12 +86,47 @@ pub struct MeResponse {
     pub user: User,
 }
 
+/// Registered, but the app requires a verified address to sign in: the
+/// verification link is on its way, and no tokens are issued yet.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationRequired {
+    pub user: User,
+    /// Always true.
+    pub email_verification_required: bool,
+}
+
+/// Refuses to sign in a user whose address is unverified when the app
+/// requires verified addresses to sign in.
+async fn check_sign_in_allowed(state: &AppState, user: &User) -> Result<(), ApiError> {
+    if user.email_verified {
+        return Ok(());
+    }
+    if state
+        .app_facts(&user.app_id)
+        .await?
+        .require_verified
+        .sign_in
+    {
+        return Err(ApiError::Domain(Error::EmailNotVerified));
+    }
+    Ok(())
+}
+
 /// Issues the access token for a user and wraps it with the refresh token.
-fn tokens(state: &AppState, user: User, refresh: IssuedRefresh) -> Result<AuthResponse, ApiError> {
+async fn tokens(
+    state: &AppState,
+    user: User,
+    refresh: IssuedRefresh,
+) -> Result<AuthResponse, ApiError> {
     let ttl = state.settings().access_ttl_secs;
-    let access_token = state
-        .signer()
-        .issue(&user.user_id, &user.app_id, user.role, ttl)?;
+    let access_token = state.keys().await?.signer.issue_with(
+        &user.user_id,
+        &user.app_id,
+        user.role,
+        user.email_verified,
+        ttl,
+    )?;
     Ok(AuthResponse {
         user,
         access_token,
@@ -129,6 +165,7 @@ fn entry(
     security(("apiKey" = ["auth"])),
     responses(
         (status = 201, description = "Registered and signed in", body = AuthResponse),
+        (status = 202, description = "Registered; the app requires a verified address to sign in, and the link is on its way", body = VerificationRequired),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
         (status = 409, description = "E-mail already registered in this app", body = ErrorBody),
@@ -157,6 +194,33 @@ async fn register(
     .await?;
     let hash = passwords::hash(&body.password, state.settings().bcrypt_cost).await?;
     let user = users::register(state.store(), app_id, &email, &hash, profile).await?;
+    if state.app_facts(app_id).await?.require_verified.sign_in {
+        let job = ob_core::notify::Job::EmailVerification {
+            app_id: app_id.to_owned(),
+            user_id: Some(user.user_id.clone()),
+            email: None,
+        };
+        let request = Some(crate::request_id::current()).filter(|id| !id.is_empty());
+        state
+            .notify_queue()?
+            .send(&ob_core::notify::Envelope::new(job, request))
+            .await?;
+        state
+            .audit(entry(
+                app_id,
+                Actor::User(user.user_id.clone()),
+                "auth.register",
+                format!("user:{}", user.user_id),
+                &["email", "profile"],
+                &client,
+            ))
+            .await;
+        let body = VerificationRequired {
+            user,
+            email_verification_required: true,
+        };
+        return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+    }
     let refresh = sessions::start(
         state.store(),
         app_id,
@@ -177,7 +241,7 @@ async fn register(
     count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,
-        axum::Json(tokens(&state, user, refresh)?),
+        axum::Json(tokens(&state, user, refresh).await?),
     )
         .into_response())
 }
@@ -190,6 +254,7 @@ async fn register(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Wrong e-mail or password, or invalid API key", body = ErrorBody),
+        (status = 403, description = "The app requires a verified e-mail address to sign in (code email_not_verified)", body = ErrorBody),
         (status = 429, description = "Too many attempts for this account (from this address, or from all); see Retry-After", body = ErrorBody),
     ))]
 async fn login(
@@ -251,6 +316,7 @@ async fn login(
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
+    check_sign_in_allowed(&state, &user).await?;
     let (released, refresh) = tokio::join!(
         attempt.succeeded(state.store()),
         sessions::start(
@@ -276,7 +342,7 @@ async fn login(
         ))
         .await;
     count(&state, AuthEvent::Login, app_id);
-    Ok(axum::Json(tokens(&state, user, refresh)?))
+    Ok(axum::Json(tokens(&state, user, refresh).await?))
 }
 
 /// Exchange a refresh token for a new pair; the presented token stops working.
@@ -290,6 +356,7 @@ async fn login(
         (status = 200, description = "New token pair", body = AuthResponse),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token, or a session past its lifetime", body = ErrorBody),
+        (status = 403, description = "The app requires a verified e-mail address to sign in (code email_not_verified)", body = ErrorBody),
         (status = 409, description = "Refreshed concurrently too often; retry", body = ErrorBody),
     ))]
 async fn refresh(
@@ -299,11 +366,12 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
     let app_id = key.app_id();
+    let keys = state.keys().await?;
     match sessions::refresh(
         state.store(),
         app_id,
         &body.refresh_token,
-        state.refresh_policy(),
+        state.refresh_policy(&keys),
     )
     .await?
     {
@@ -329,6 +397,7 @@ async fn refresh(
                 sessions::revoke_family(state.store(), &issued.session.family_id).await?;
                 return Err(ApiError::unauthorized("invalid refresh token"));
             };
+            check_sign_in_allowed(&state, &user).await?;
             state
                 .audit(entry(
                     app_id,
@@ -339,7 +408,7 @@ async fn refresh(
                     &client,
                 ))
                 .await;
-            Ok(axum::Json(tokens(&state, user, issued)?))
+            Ok(axum::Json(tokens(&state, user, issued).await?))
         }
     }
 }

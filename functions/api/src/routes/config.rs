@@ -101,7 +101,7 @@ async fn put_config(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
-    user.require_admin()?;
+    user.require_current_admin(&state).await?;
     let expected = expected_version(&headers)?;
     let body = ConfigBody::from_json(body)?;
     let written = config::put(state.store(), &app_id, body, expected).await?;
@@ -137,7 +137,7 @@ async fn patch_config(
     Json(changes): Json<Value>,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
-    user.require_admin()?;
+    user.require_current_admin(&state).await?;
     let expected = expected_version(&headers)?;
     let written = config::patch(state.store(), &app_id, &changes, expected).await?;
     Ok(with_etag(audited(&state, &user, client, written).await))

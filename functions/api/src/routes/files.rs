@@ -102,7 +102,8 @@ async fn upload_url(
     Json(body): Json<UploadBody>,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
-    let config = ob_core::config::get_system(state.store(), &app_id).await?;
+    // The app's upload limits as this instance holds its config (at most APP_CACHE_TTL old).
+    let uploads = state.app_facts(&app_id).await?.uploads;
     let upload = NewUpload {
         file_name: body.file_name,
         file_type: body.file_type,
@@ -110,15 +111,15 @@ async fn upload_url(
     };
     let signed = files::upload_url(
         state.store(),
+        &state.writer(&user, &client),
         state.files()?,
         &app_id,
         &caller(&user),
         &upload,
-        &config.body.uploads,
+        &uploads,
         stage_limits(&state),
     )
     .await?;
-    audit(&state, &user, client, "file.upload", &signed.key).await;
     Ok(axum::Json(signed).into_response())
 }
 

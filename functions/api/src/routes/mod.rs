@@ -1,10 +1,12 @@
 //! The route groups of the HTTP API, each a router with its OpenAPI operations.
 
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod data;
 pub mod files;
 pub mod health;
+pub mod notify;
 pub mod openapi;
 pub mod verify_key;
 

@@ -1,7 +1,8 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of the whole HTTP API, generated from the routes, with the answers
-//! the shared layers give on every route they guard.
-
-use std::sync::OnceLock;
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the whole HTTP API, generated from the routes (with the answers
+//! the shared layers give on every route they guard) and committed.
+//!
+//! Served from `functions/api/openapi.json`, which a test holds to the routes: generating it at run time would link
+//! every function's handlers into the admin function.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -11,6 +12,9 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+/// The document, as `openapi_document()` generates it (pretty JSON).
+pub const DOCUMENT: &str = include_str!("../../openapi.json");
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
@@ -19,11 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "This API's OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> impl IntoResponse {
-    // Every function serves the document of the whole API, so it is built from
-    // all routes, not only the ones this function hosts; once per process.
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| crate::openapi_document().to_string());
-    ([(header::CONTENT_TYPE, "application/json")], body.clone())
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
 }
 
 /// Answers of the layers around every handler: the request limits (per app and
@@ -213,5 +213,29 @@ pub(crate) fn tighten(doc: &mut Value) {
     }
     if let Some(flags) = doc.pointer_mut("/components/schemas/ConfigBody/properties/featureFlags") {
         flags["propertyNames"] = json!({"pattern": "^[A-Za-z0-9_.-]{1,64}$"});
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OB_UPDATE_OPENAPI=1 cargo test --workspace --locked committed_openapi` rewrites the file.
+    #[test]
+    fn the_committed_openapi_document_is_the_generated_one() {
+        let generated = serde_json::to_string_pretty(&crate::openapi_document()).unwrap() + "\n";
+        if std::env::var_os("OB_UPDATE_OPENAPI").is_some() {
+            std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"),
+                &generated,
+            )
+            .unwrap();
+            return;
+        }
+        assert!(
+            DOCUMENT == generated,
+            "functions/api/openapi.json is not the document the routes generate: run \
+             `OB_UPDATE_OPENAPI=1 cargo test --workspace --locked committed_openapi` and commit the file"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Per-app config: the validated system keys (flags, origins, indexed fields, upload limits) and the app's free-form settings, versioned as one.
+//! Per-app config: the validated system keys (flags, origins, indexed fields, upload limits, auth) and the app's free-form settings and templates, versioned as one.
 
+mod notifications;
 mod settings;
 mod validate;
 
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::CONFIG;
 
+pub use notifications::{AuthConfig, NotificationsConfig, RequireVerifiedEmail};
 pub use settings::{MAX_SETTINGS_BYTES, Settings, merge_patch};
 
 /// Upper bound of `uploads.maxBytes`: S3's single presigned PUT limit.
@@ -24,15 +26,19 @@ pub const DEFAULT_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
 
 /// The keys the backend itself reads and validates, as named in JSON and in
 /// the stored item (`ConfigBody`'s fields; a test holds the two together).
-pub const SYSTEM_KEYS: [&str; 5] = [
+pub const SYSTEM_KEYS: [&str; 6] = [
     "featureFlags",
     "allowedOrigins",
     "indexedFields",
     "uploads",
+    "auth",
     "limits",
 ];
 /// The key of the app's own values, beside the system keys.
 pub const SETTINGS_KEY: &str = "settings";
+/// The key of the app's message templates: like `settings`, read only when
+/// needed (sends, admins, signed-in users), never on every request.
+pub const NOTIFICATIONS_KEY: &str = "notifications";
 
 /// Writes without `If-Match` that lost a race to another writer are retried this often.
 const PATCH_ATTEMPTS: usize = 3;
@@ -92,6 +98,13 @@ pub struct ConfigBody {
     pub indexed_fields: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub uploads: UploadLimits,
+    /// Account recovery and verification: link pages, what needs a verified e-mail.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Message templates for `POST /notify` and the account e-mails. Absent
+    /// from a replacement means none; absent from a read means not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationsConfig>,
     /// Request limits of the app; absent values take the stage's.
     #[serde(default)]
     pub limits: RequestLimits,
@@ -123,6 +136,7 @@ impl AppConfig {
             version: 0,
             body: ConfigBody {
                 settings: Some(Settings::new()),
+                notifications: Some(NotificationsConfig::default()),
                 ..ConfigBody::default()
             },
             updated_at: None,
@@ -132,6 +146,7 @@ impl AppConfig {
     /// The config as anyone holding the app's (public) API key may read it.
     pub fn without_settings(mut self) -> Self {
         self.body.settings = None;
+        self.body.notifications = None;
         self
     }
 }
@@ -141,14 +156,14 @@ pub fn unknown_key(config: &serde_json::Map<String, Value>) -> Option<&str> {
     config
         .keys()
         .map(String::as_str)
-        .find(|k| *k != SETTINGS_KEY && !SYSTEM_KEYS.contains(k))
+        .find(|k| *k != SETTINGS_KEY && *k != NOTIFICATIONS_KEY && !SYSTEM_KEYS.contains(k))
 }
 
 fn unknown_key_error(key: &str) -> Error {
     Error::invalid(
         key,
         format!(
-            "not a config key (those are {}); keep the app's own values under settings, e.g. settings.{key}",
+            "not a config key (those are {}, {NOTIFICATIONS_KEY}); keep the app's own values under settings, e.g. settings.{key}",
             SYSTEM_KEYS.join(", ")
         ),
     )
@@ -196,11 +211,27 @@ impl ConfigBody {
             self.allowed_origins != other.allowed_origins,
             self.indexed_fields != other.indexed_fields,
             self.uploads != other.uploads,
+            self.auth != other.auth,
             self.limits != other.limits,
         ];
         for (key, differs) in SYSTEM_KEYS.iter().zip(differs) {
             if differs {
                 changed.push((*key).to_owned());
+            }
+        }
+        let no_templates = NotificationsConfig::default();
+        let (mine, theirs) = (
+            self.notifications.as_ref().unwrap_or(&no_templates),
+            other.notifications.as_ref().unwrap_or(&no_templates),
+        );
+        let names: std::collections::BTreeSet<&String> = mine
+            .templates
+            .keys()
+            .chain(theirs.templates.keys())
+            .collect();
+        for name in names {
+            if mine.templates.get(name) != theirs.templates.get(name) {
+                changed.push(format!("{NOTIFICATIONS_KEY}.templates.{name}"));
             }
         }
         let empty = Settings::new();
@@ -253,6 +284,7 @@ async fn read(store: &Store, app_id: &str, with_settings: bool) -> Result<AppCon
     };
     if !with_settings {
         config.body.settings = None;
+        config.body.notifications = None;
     }
     Ok(config)
 }
@@ -269,6 +301,8 @@ pub async fn put(
     body.validate()?;
     let values = body.settings.get_or_insert_with(Settings::new);
     let stored_settings = settings::encoded(values)?;
+    body.notifications
+        .get_or_insert_with(NotificationsConfig::default);
     let now = clock::now_rfc3339();
     let json = serde_json::to_value(&body).map_err(|e| Error::internal("encode config", e))?;
     let mut request = store
@@ -277,12 +311,19 @@ pub async fn put(
         .table_name(store.config_table()?)
         .key(CONFIG.partition_key, attr::s(app_id))
         .update_expression(
-            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, limits = :lim, settings = :st, updatedAt = :now ADD version :one",
+            "SET featureFlags = :ff, allowedOrigins = :ao, indexedFields = :ix, uploads = :up, \
+             #auth = :au, #notifications = :nt, limits = :lim, settings = :st, updatedAt = :now \
+             ADD version :one",
         )
+        // `auth` is one of DynamoDB's reserved words.
+        .expression_attribute_names("#auth", "auth")
+        .expression_attribute_names("#notifications", NOTIFICATIONS_KEY)
         .expression_attribute_values(":ff", attr::from_json(&json["featureFlags"]))
         .expression_attribute_values(":ao", attr::from_json(&json["allowedOrigins"]))
         .expression_attribute_values(":ix", attr::from_json(&json["indexedFields"]))
         .expression_attribute_values(":up", attr::from_json(&json["uploads"]))
+        .expression_attribute_values(":au", attr::from_json(&json["auth"]))
+        .expression_attribute_values(":nt", attr::from_json(&json[NOTIFICATIONS_KEY]))
         .expression_attribute_values(":lim", attr::from_json(&json["limits"]))
         .expression_attribute_values(":st", attr::s(stored_settings))
         .expression_attribute_values(":now", attr::s(&now))
@@ -374,6 +415,11 @@ fn from_item(app_id: &str, item: &Item) -> Result<AppConfig> {
     let mut body: ConfigBody = serde_json::from_value(Value::Object(json))
         .map_err(|e| Error::internal("decode stored config", e))?;
     body.settings = Some(settings::from_item(item, SETTINGS_KEY)?);
+    body.notifications = Some(match item.get(NOTIFICATIONS_KEY) {
+        Some(value) => serde_json::from_value(attr::to_json(value))
+            .map_err(|e| Error::internal("decode stored templates", e))?,
+        None => NotificationsConfig::default(),
+    });
     Ok(AppConfig {
         app_id: app_id.to_owned(),
         version: attr::opt_i64(item, "version")

@@ -28,6 +28,10 @@ pub(super) fn body(config: &ConfigBody) -> Result<()> {
     allowed_origins(config)?;
     indexed_fields(config)?;
     uploads(config)?;
+    config.auth.validate()?;
+    if let Some(templates) = &config.notifications {
+        templates.validate()?;
+    }
     limits(config)?;
     if let Some(values) = &config.settings {
         settings::check_size(values)?;

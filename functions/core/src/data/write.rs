@@ -1,5 +1,6 @@
 //! Record writes: one TransactWriteItems per write, conditional on the version
-//! read, that also deletes stale and puts new index entries.
+//! read, that also deletes stale and puts new index entries, writes the audit
+//! entry and checks the caller's standing (`ob_core::standing`).
 
 use std::collections::BTreeSet;
 
@@ -15,6 +16,7 @@ use super::{
 use crate::attr;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::standing::Writer;
 use crate::store::Store;
 use crate::tables::DATA;
 
@@ -43,8 +45,12 @@ enum Outcome {
 }
 
 fn classify(
+    writer: &Writer,
     err: SdkError<TransactWriteItemsError, impl std::fmt::Debug + Send + Sync + 'static>,
 ) -> Result<Outcome> {
+    if let Some(refusal) = writer.refusal(&crate::sessions::cancellation_codes(&err)) {
+        return Err(refusal);
+    }
     let lost = match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
             .cancellation_reasons()
@@ -74,9 +80,13 @@ fn encode(app_id: &str, record: &Record, indexed: &[String]) -> Result<(String, 
 }
 
 /// Writes `record` (new when `expected` is `None`, else only over that version)
-/// and moves its index entries from `old_ix` to those of its data.
+/// and moves its index entries from `old_ix` to those of its data, behind the
+/// writer's checks and with its audit entry of `action`.
+#[allow(clippy::too_many_arguments)]
 async fn transact(
     store: &Store,
+    writer: &Writer,
+    (action, changed): (&str, Vec<String>),
     app_id: &str,
     record: &Record,
     old_ix: &BTreeSet<String>,
@@ -85,6 +95,7 @@ async fn transact(
 ) -> Result<Outcome> {
     let table = store.data_table()?;
     let (data_json, new_ix) = encode(app_id, record, indexed)?;
+    let target = format!("{}:{}", record.resource, record.id);
     let mut put = Put::builder()
         .table_name(table)
         .set_item(Some(item::to_item(app_id, record, &data_json, &new_ix)));
@@ -96,11 +107,12 @@ async fn transact(
             .condition_expression("version = :expected")
             .expression_attribute_values(":expected", attr::n(version)),
     };
-    let mut items = vec![
+    let mut items = writer.items(store, action, target, changed)?;
+    items.push(
         TransactWriteItem::builder()
             .put(put.build().map_err(|e| Error::internal("build put", e))?)
             .build(),
-    ];
+    );
     for pk in old_ix.difference(&new_ix) {
         let delete = Delete::builder()
             .table_name(table)
@@ -125,19 +137,24 @@ async fn transact(
         .await
     {
         Ok(_) => Ok(Outcome::Done),
-        Err(err) => classify(err),
+        Err(err) => classify(writer, err),
     }
 }
 
 /// Creates a record owned by the caller (default permissions: owner only).
+/// `registered`: this instance already wrote the resource's registry entry
+/// (then a warm create is one round trip: the transaction).
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     store: &Store,
+    writer: &Writer,
     app_id: &str,
     resource: &str,
     caller: &Caller,
     data: Map<String, Value>,
     permissions: Option<Permissions>,
     indexed: &[String],
+    registered: bool,
 ) -> Result<Record> {
     check_reserved(&data)?;
     let permissions = permissions.unwrap_or_default();
@@ -155,8 +172,23 @@ pub async fn create(
     };
     // Validated before registering, so a rejected create writes nothing.
     encode(app_id, &record, indexed)?;
-    register_resource(store, app_id, resource).await?;
-    match transact(store, app_id, &record, &BTreeSet::new(), indexed, None).await? {
+    if !registered {
+        register_resource(store, app_id, resource).await?;
+    }
+    let changed = record.data.keys().cloned().collect();
+    let audit = ("data.create", changed);
+    match transact(
+        store,
+        writer,
+        audit,
+        app_id,
+        &record,
+        &BTreeSet::new(),
+        indexed,
+        None,
+    )
+    .await?
+    {
         Outcome::Done => Ok(record),
         Outcome::Lost => Err(Error::Conflict("record id collision; retry".into())),
     }
@@ -244,6 +276,7 @@ async fn writable(
 #[allow(clippy::too_many_arguments)]
 pub async fn update(
     store: &Store,
+    writer: &Writer,
     app_id: &str,
     resource: &str,
     id: &str,
@@ -273,8 +306,18 @@ pub async fn update(
         }
         new.version = old.version + 1;
         new.updated_at = clock::now_rfc3339();
-        if let Outcome::Done =
-            transact(store, app_id, &new, &old_ix, indexed, Some(old.version)).await?
+        let audit = ("data.update", new.changed_fields(&old));
+        if let Outcome::Done = transact(
+            store,
+            writer,
+            audit,
+            app_id,
+            &new,
+            &old_ix,
+            indexed,
+            Some(old.version),
+        )
+        .await?
         {
             return Ok((new, old));
         }
@@ -287,6 +330,7 @@ pub async fn update(
 /// Deletes a record and its index entries; with `expected`, only that version.
 pub async fn delete(
     store: &Store,
+    writer: &Writer,
     app_id: &str,
     resource: &str,
     id: &str,
@@ -296,7 +340,12 @@ pub async fn delete(
     let table = store.data_table()?;
     for _ in 0..MAX_ATTEMPTS {
         let (old, old_ix) = writable(store, app_id, resource, id, caller, expected).await?;
-        let mut items = Vec::new();
+        let mut items = writer.items(
+            store,
+            "data.delete",
+            format!("{resource}:{id}"),
+            old.data.keys().cloned().collect(),
+        )?;
         let delete = Delete::builder()
             .table_name(table)
             .set_key(Some(index_item(&records_pk(app_id, resource), id)))
@@ -322,7 +371,7 @@ pub async fn delete(
         match sent {
             Ok(_) => return Ok(old),
             Err(err) => {
-                if let Outcome::Done = classify(err)? {
+                if let Outcome::Done = classify(writer, err)? {
                     return Ok(old);
                 }
             }

@@ -135,8 +135,10 @@ fn expires_at(expiry: Duration) -> String {
 
 /// Checks the upload against the limits, signs the PUT, then records the file
 /// as pending. Nothing is signed for a name, size or type that is refused.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload_url(
     store: &Store,
+    writer: &crate::standing::Writer,
     files: &FileStore,
     app_id: &str,
     caller: &Caller,
@@ -172,7 +174,7 @@ pub async fn upload_url(
             .saturating_add(i64::try_from(stage.url_expiry.as_secs()).unwrap_or(i64::MAX / 2)),
         previous_etag,
     };
-    store::put_pending(store, app_id, &item).await?;
+    store::put_pending(store, writer, app_id, &item).await?;
     Ok(UploadUrl {
         url: signed.url,
         method: signed.method,

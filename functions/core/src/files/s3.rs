@@ -12,6 +12,11 @@
 //! *default* content length derived from an empty body, not an explicit one).
 //! Presigned requests also skip the SDK's default request checksums, so the URL
 //! carries no checksum of an empty body.
+//!
+//! A client is told to send only the signed headers: inside Lambda the SDK adds
+//! `x-amzn-trace-id` (from `_X_AMZN_TRACE_ID`) to the presigned request too, and
+//! a browser sending it would need the bucket's CORS to allow a header S3 does
+//! not even check.
 
 use std::time::Duration;
 
@@ -47,15 +52,35 @@ pub struct Signed {
 
 impl From<PresignedRequest> for Signed {
     fn from(request: PresignedRequest) -> Self {
+        let signed = signed_header_names(request.uri());
         Self {
             method: request.method().to_owned(),
             url: request.uri().to_owned(),
             headers: request
                 .headers()
+                .filter(|(name, _)| signed.iter().any(|s| s.eq_ignore_ascii_case(name)))
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
                 .collect(),
         }
     }
+}
+
+/// The header names a presigned URL's signature covers (`X-Amz-SignedHeaders`,
+/// lower-case names joined by an encoded `;`).
+fn signed_header_names(url: &str) -> Vec<String> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+        .map(|names| {
+            names
+                .replace("%3B", ";")
+                .replace("%3b", ";")
+                .split(';')
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn presigning(expires_in: Duration) -> Result<PresigningConfig> {
@@ -198,6 +223,60 @@ mod tests {
                 ("content-type".to_owned(), "application/pdf".to_owned()),
             ]
         );
+    }
+
+    /// What the SDK's recursion detection does inside Lambda: a trace id header on every request.
+    #[derive(Debug)]
+    struct LambdaTraceId;
+
+    impl aws_sdk_s3::config::Intercept for LambdaTraceId {
+        fn name(&self) -> &'static str {
+            "LambdaTraceId"
+        }
+
+        fn modify_before_signing(
+            &self,
+            context: &mut aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+            _: &aws_sdk_s3::config::RuntimeComponents,
+            _: &mut aws_sdk_s3::config::ConfigBag,
+        ) -> std::result::Result<(), aws_sdk_s3::error::BoxError> {
+            context.request_mut().headers_mut().insert(
+                "x-amzn-trace-id",
+                "Root=1-6b04cad0-76730cf8013b4d51996dff31",
+            );
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn upload_urls_ask_only_for_signed_headers() {
+        let config = store()
+            .client
+            .config()
+            .to_builder()
+            .interceptor(LambdaTraceId)
+            .build();
+        let inside_lambda = FileStore::new(Client::from_conf(config), "files-bucket");
+        let signed = inside_lambda
+            .presign_put("shop/u1/a.txt", "text/plain", 3, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let signed_headers = query_param(&signed.url, "X-Amz-SignedHeaders").unwrap();
+        assert!(!signed_headers.contains("trace"), "{signed_headers}");
+        let mut names: Vec<&str> = signed.headers.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-length", "content-type"]);
+    }
+
+    #[test]
+    fn signed_header_names_come_from_the_url() {
+        assert_eq!(
+            signed_header_names(
+                "https://b/k?X-Amz-Expires=1&X-Amz-SignedHeaders=content-length%3Bhost&X-Amz-Signature=ab"
+            ),
+            ["content-length", "host"]
+        );
+        assert!(signed_header_names("https://b/k").is_empty());
     }
 
     #[tokio::test]

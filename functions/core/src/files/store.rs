@@ -69,8 +69,14 @@ fn key_of(app_id: &str, key: &str) -> Item {
 }
 
 /// Records a presigned upload as pending (replacing metadata of an earlier
-/// upload to the same key: the new object will replace the old one).
-pub async fn put_pending(store: &Store, app_id: &str, file: &FileItem) -> Result<()> {
+/// upload to the same key: the new object will replace the old one), in one
+/// transaction with the writer's checks and its `file.upload` audit entry.
+pub async fn put_pending(
+    store: &Store,
+    writer: &crate::standing::Writer,
+    app_id: &str,
+    file: &FileItem,
+) -> Result<()> {
     let mut item = key_of(app_id, &file.key);
     item.insert(
         FILES_BY_OWNER.partition_key.to_owned(),
@@ -85,15 +91,34 @@ pub async fn put_pending(store: &Store, app_id: &str, file: &FileItem) -> Result
     if let Some(etag) = &file.previous_etag {
         item.insert("previousEtag".into(), attr::s(etag));
     }
-    store
-        .client
-        .put_item()
+    let mut items = writer.items(
+        store,
+        "file.upload",
+        format!("file:{}", file.key),
+        Vec::new(),
+    )?;
+    let put = aws_sdk_dynamodb::types::Put::builder()
         .table_name(store.files_table()?)
         .set_item(Some(item))
+        .build()
+        .map_err(|e| Error::internal("build pending upload", e))?;
+    items.push(
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build(),
+    );
+    match store
+        .client
+        .transact_write_items()
+        .set_transact_items(Some(items))
         .send()
         .await
-        .map_err(|e| Error::sdk("record pending upload", e))?;
-    Ok(())
+    {
+        Ok(_) => Ok(()),
+        Err(err) => Err(writer
+            .refusal(&crate::sessions::cancellation_codes(&err))
+            .unwrap_or_else(|| Error::sdk("record pending upload", err))),
+    }
 }
 
 /// One file's metadata; `None` when the key is unknown.

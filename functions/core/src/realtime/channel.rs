@@ -1,4 +1,4 @@
-//! Channel names of the realtime protocol: `resource:<name>`, `resource:<name>:<id>`, `room:<name>`.
+//! Channel names of the realtime protocol: `resource:<name>`, `resource:<name>:<id>`, `room:<name>`, and each connection's own `user:<id>`.
 
 use std::fmt;
 
@@ -17,6 +17,10 @@ pub enum Channel {
     Record { resource: String, id: String },
     /// App messaging between members: whatever members send.
     Room(String),
+    /// A user's own channel: every connection of the user joins it at
+    /// connect, and only the backend publishes to it (notifications with
+    /// channel `realtime`). Clients cannot subscribe to it by name.
+    User(String),
 }
 
 impl Channel {
@@ -87,6 +91,7 @@ impl fmt::Display for Channel {
             Self::Resource(resource) => write!(f, "resource:{resource}"),
             Self::Record { resource, id } => write!(f, "resource:{resource}:{id}"),
             Self::Room(name) => write!(f, "room:{name}"),
+            Self::User(id) => write!(f, "user:{id}"),
         }
     }
 }
@@ -125,6 +130,7 @@ mod tests {
             "room:",
             "room:a#b",
             "room:a/b",
+            "user:someone",
         ] {
             match Channel::parse(bad) {
                 Err(Error::Invalid { field, .. }) => assert_eq!(field, "channel", "{bad}"),

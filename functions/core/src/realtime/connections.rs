@@ -102,15 +102,38 @@ fn own_item(connection: &Connection) -> Item {
     item
 }
 
-/// Records a new connection.
+/// The two items of one subscription: the member under the channel's
+/// partition and the marker under the connection's.
+fn subscription_items(connection: &Connection, channel: &str) -> (Item, Item) {
+    let mut member = key(
+        channel_pk(&connection.app_id, channel),
+        &connection.connection_id,
+    );
+    who(&mut member, connection);
+    let mut marker = key(
+        connection_pk(&connection.connection_id),
+        &subscription_sk(channel),
+    );
+    marker.insert("appId".into(), attr::s(&connection.app_id));
+    marker.insert("expiresAt".into(), attr::n(connection.expires_at));
+    (member, marker)
+}
+
+/// Records a new connection, joined to its user's own channel (`user:<id>`),
+/// in one transaction.
 pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
+    let table = store.connections_table()?;
+    // The user's own channel is not counted: `subs` counts what the client subscribed to.
     let mut item = own_item(connection);
     item.insert(SUBS.into(), attr::n(0));
+    let user_channel = Channel::User(connection.user_id.clone()).to_string();
+    let (member, marker) = subscription_items(connection, &user_channel);
     store
         .client
-        .put_item()
-        .table_name(store.connections_table()?)
-        .set_item(Some(item))
+        .transact_write_items()
+        .transact_items(put_item(table, item)?)
+        .transact_items(put_item(table, member)?)
+        .transact_items(put_item(table, marker)?)
         .send()
         .await
         .map_err(|e| Error::sdk("record connection", e))?;
@@ -264,18 +287,13 @@ fn count_update(table: &str, connection_id: &str, delta: i64) -> Result<Transact
 /// the count being under the cap and the marker being new.
 pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
     let name = channel.to_string();
+    // The user's own channel is joined at connect, outside the count; clients
+    // cannot name it, but it must never move the count either way.
+    if matches!(channel, Channel::User(_)) {
+        return Ok(());
+    }
     let table = store.connections_table()?;
-    let mut member = key(
-        channel_pk(&connection.app_id, &name),
-        &connection.connection_id,
-    );
-    who(&mut member, connection);
-    let mut marker = key(
-        connection_pk(&connection.connection_id),
-        &subscription_sk(&name),
-    );
-    marker.insert("appId".into(), attr::s(&connection.app_id));
-    marker.insert("expiresAt".into(), attr::n(connection.expires_at));
+    let (member, marker) = subscription_items(connection, &name);
     let marker = Put::builder()
         .table_name(table)
         .set_item(Some(marker))
@@ -339,6 +357,10 @@ pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()
 /// Unsubscribes; idempotent. The marker's delete is conditional on it
 /// existing, so the count moves only for a real subscription.
 pub async fn unsubscribe(store: &Store, connection: &Connection, channel: &Channel) -> Result<()> {
+    // The user's own channel is left only at disconnect (and was never counted).
+    if matches!(channel, Channel::User(_)) {
+        return Ok(());
+    }
     let name = channel.to_string();
     let table = store.connections_table()?;
     let marker = Delete::builder()

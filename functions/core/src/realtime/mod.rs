@@ -28,6 +28,43 @@ pub enum PushError {
     Failed(String),
 }
 
+/// What pushing to a user's connections achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserPush {
+    /// Connections the message reached.
+    pub delivered: usize,
+    /// Connections found gone (and removed).
+    pub gone: usize,
+    /// Connections a push failed for otherwise.
+    pub failed: usize,
+}
+
+/// Pushes `message` to every open connection of a user of an app (their
+/// `user:<id>` channel), removing connections found gone.
+pub async fn push_to_user<P: Push>(
+    store: &crate::Store,
+    push: &P,
+    app_id: &str,
+    user_id: &str,
+    message: &str,
+) -> crate::Result<UserPush> {
+    let channel = Channel::User(user_id.to_owned()).to_string();
+    let members = connections::members(store, app_id, &channel).await?;
+    let message = [message.to_owned()];
+    let sends = members
+        .iter()
+        .map(|m| fanout::deliver(store, push, &m.connection_id, &message));
+    let mut report = UserPush::default();
+    for (delivered, gone) in futures::future::join_all(sends).await {
+        match (delivered, gone) {
+            (0, true) => report.gone += 1,
+            (0, false) => report.failed += 1,
+            _ => report.delivered += 1,
+        }
+    }
+    Ok(report)
+}
+
 /// Sends one text message to one connection.
 pub trait Push: Send + Sync {
     fn send(

@@ -14,8 +14,8 @@ use crate::clock;
 use crate::data::{self, Caller};
 use crate::error::{Error, Result};
 use crate::scopes::Scope;
+use crate::signing::Keyring;
 use crate::store::Store;
-use crate::tokens::TokenSigner;
 use crate::{api_keys, realtime::fanout};
 
 use super::connections::{self, CONNECTION_TTL_SECS, Connection};
@@ -29,7 +29,8 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct Realtime<P> {
     pub store: Store,
-    pub signer: TokenSigner,
+    /// Verifies access tokens (the key is read on first use in a Lambda).
+    pub signer: Keyring,
     pub push: P,
     pub metrics: Metrics,
     /// Browser origins allowed for every app (the stage's `cors.allowedOrigins`);
@@ -58,6 +59,8 @@ pub fn error_code(err: &Error) -> &'static str {
         Error::Forbidden(_) => "forbidden",
         Error::TooLarge(_) => "payload_too_large",
         Error::Throttled { .. } => "too_many_requests",
+        Error::QuotaExceeded { .. } => "quota_exceeded",
+        Error::EmailNotVerified => "email_not_verified",
         Error::Internal(_) => "internal",
     }
 }
@@ -102,7 +105,7 @@ impl<P: Push> Realtime<P> {
             .ok_or_else(|| Error::Unauthorized("invalid API key".into()))?;
         let token =
             token.ok_or_else(|| Error::Unauthorized("missing token query parameter".into()))?;
-        let claims = self.signer.verify(token)?;
+        let claims = self.signer.get().await?.signer.verify(token)?;
         if claims.app != key.app_id {
             return Err(Error::Unauthorized(
                 "access token is not valid for this app".into(),
@@ -241,7 +244,7 @@ impl<P: Push> Realtime<P> {
         token: Option<&str>,
     ) -> Result<Value> {
         let token = token.ok_or_else(|| Error::invalid("token", "is required"))?;
-        let claims = self.signer.verify(token)?;
+        let claims = self.signer.get().await?.signer.verify(token)?;
         if claims.app != connection.app_id || claims.sub != connection.user_id {
             return Err(Error::Unauthorized(
                 "the token must be of the same user and app as the connection; reconnect to switch users".into(),

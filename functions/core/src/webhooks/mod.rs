@@ -9,6 +9,7 @@
 
 pub mod backoff;
 pub mod deliveries;
+pub mod events;
 pub mod send;
 pub mod signing;
 pub mod store;

@@ -5,7 +5,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ob_core::audit::{Actor, NewEntry};
 use ob_core::data::{self, Caller, Change, Record};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -62,14 +61,31 @@ fn check_path(
     Ok(())
 }
 
+/// Refuses writes of a user whose address is unverified (as the access token
+/// says) when the app's config requires verified addresses to write data.
+async fn check_may_write(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
+    if !user.claims.ev
+        && state
+            .app_facts(&user.claims.app)
+            .await?
+            .require_verified
+            .data_write
+    {
+        return Err(ApiError::Domain(ob_core::Error::EmailNotVerified));
+    }
+    Ok(())
+}
+
+/// The resource's indexed fields, from the app's config as this instance
+/// holds it (read with the app, at most `APP_CACHE_TTL` old).
 async fn indexed_fields(
     state: &AppState,
     app_id: &str,
     resource: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let config = ob_core::config::get_system(state.store(), app_id).await?;
-    Ok(config
-        .body
+    Ok(state
+        .app_facts(app_id)
+        .await?
         .indexed_fields
         .get(resource)
         .cloned()
@@ -142,6 +158,7 @@ async fn list_records(
         (status = 201, description = "The record; Location names it, ETag carries its version", body = Record),
         (status = 400, description = "Invalid resource name, data or permissions", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
+        (status = 403, description = "The app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
     ))]
 async fn create_record(
@@ -152,46 +169,29 @@ async fn create_record(
     Json(body): Json<RecordBody>,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, None)?;
+    check_may_write(&state, &user).await?;
     let data = data::validate_data(body.data)?;
     let indexed = indexed_fields(&state, &app_id, &resource).await?;
+    let registered = state.resource_registered(&app_id, &resource);
     let record = data::create(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &caller(&user),
         data,
         body.permissions,
         &indexed,
+        registered,
     )
     .await?;
-    let changed: Vec<String> = record.data.keys().cloned().collect();
-    audit(&state, &user, client, "data.create", &record, changed).await;
+    state.note_resource(&app_id, &resource);
     let mut response = with_etag(StatusCode::CREATED, &record);
     let location = format!("/api/{app_id}/{resource}/{}", record.id);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
-}
-
-async fn audit(
-    state: &AppState,
-    user: &AuthUser,
-    client: Client,
-    action: &str,
-    record: &Record,
-    changed: Vec<String>,
-) {
-    state
-        .audit(NewEntry {
-            app_id: user.key.app_id().to_owned(),
-            actor: Actor::User(user.claims.sub.clone()),
-            action: action.into(),
-            target: format!("{}:{}", record.resource, record.id),
-            changed_fields: changed,
-            origin: client.0,
-        })
-        .await;
 }
 
 /// Read one record.
@@ -228,6 +228,7 @@ async fn change(
     replace: bool,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, Some(&id))?;
+    check_may_write(&state, &user).await?;
     let expected = expected_version(headers)?;
     let data = data::validate_data(body.data)?;
     let permissions = body.permissions;
@@ -237,8 +238,9 @@ async fn change(
         Change::Patch { data, permissions }
     };
     let indexed = indexed_fields(&state, &app_id, &resource).await?;
-    let (new, old) = data::update(
+    let (new, _old) = data::update(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &id,
@@ -248,15 +250,6 @@ async fn change(
         &indexed,
     )
     .await?;
-    audit(
-        &state,
-        &user,
-        client,
-        "data.update",
-        &new,
-        new.changed_fields(&old),
-    )
-    .await;
     Ok(with_etag(StatusCode::OK, &new))
 }
 
@@ -273,7 +266,7 @@ async fn change(
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
@@ -302,7 +295,7 @@ async fn put_record(
     responses(
         (status = 200, description = "The new record; ETag carries its version", body = Record),
         (status = 400, description = "Invalid id, data or permissions", body = ErrorBody),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
         (status = 413, description = "The record exceeds the size limit", body = ErrorBody),
@@ -330,7 +323,7 @@ async fn patch_record(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Invalid resource name, id or If-Match", body = ErrorBody),
-        (status = 403, description = "Readable but not writable by the caller", body = ErrorBody),
+        (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
     ))]
@@ -342,9 +335,11 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&user, &app_id, &resource, Some(&id))?;
+    check_may_write(&state, &user).await?;
     let expected = expected_version(&headers)?;
-    let old = data::delete(
+    data::delete(
         state.store(),
+        &state.writer(&user, &client),
         &app_id,
         &resource,
         &id,
@@ -352,7 +347,5 @@ async fn delete_record(
         expected,
     )
     .await?;
-    let changed: Vec<String> = old.data.keys().cloned().collect();
-    audit(&state, &user, client, "data.delete", &old, changed).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,0 +1,297 @@
+//! `/auth/password-reset*` and `/auth/verify-email/*`: account recovery and e-mail verification. The e-mails are only enqueued here; the notify function sends them.
+//!
+//! A request answers 202 with the same body whether or not the address has an
+//! account: the request path only counts the request (per address and per
+//! client) and enqueues it, and the notify function decides. Links carry a
+//! one-time token (`ob_core::auth_tokens`), consumed here.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ob_core::audit::{Actor, NewEntry};
+use ob_core::auth_tokens::{self, Purpose};
+use ob_core::notify::{Envelope, Job};
+use ob_core::throttle::{self, AccountEmail};
+use ob_core::{clock, passwords, sessions, users};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppKey, Client, MaybeUser};
+use crate::json::Json;
+use crate::request_id;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+        .routes(routes!(request_verification))
+        .routes(routes!(confirm_verification))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+    pub app_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The `token` of the link's query.
+    pub token: String,
+    /// The new password: 8 to 72 bytes, as at registration.
+    pub password: String,
+}
+
+/// Without a bearer token: the address to verify, as on a sign-in page.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerificationRequest {
+    pub email: Option<String>,
+    pub app_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerificationConfirm {
+    /// The `token` of the link's query.
+    pub token: String,
+}
+
+/// The answer to every e-mail request, whether or not the address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`.
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+const ACCEPTED: Accepted = Accepted {
+    status: "accepted",
+    message: "If the address belongs to an account of this app, a link is on its way.",
+};
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(ACCEPTED)).into_response()
+}
+
+async fn enqueue(state: &AppState, job: Job) -> Result<(), ApiError> {
+    let request = Some(request_id::current()).filter(|id| !id.is_empty());
+    state
+        .notify_queue()?
+        .send(&Envelope::new(job, request))
+        .await?;
+    Ok(())
+}
+
+fn audit_entry(
+    app_id: &str,
+    user_id: &str,
+    action: &str,
+    fields: &[&str],
+    client: &Client,
+) -> NewEntry {
+    NewEntry {
+        app_id: app_id.to_owned(),
+        actor: Actor::User(user_id.to_owned()),
+        action: action.to_owned(),
+        target: format!("user:{user_id}"),
+        changed_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        origin: client.0.clone(),
+    }
+}
+
+/// Ask for a password-reset link. The same 202 for every address: nothing
+/// tells whether it has an account. A link works once, for the stage's
+/// `notifications.passwordResetTtlSeconds` (an hour by default).
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth",
+    request_body = PasswordResetRequest,
+    security(("apiKey" = ["auth"])),
+    responses(
+        (status = 202, description = "Accepted (whether or not the address has an account)", body = Accepted),
+        (status = 400, description = "Invalid body or e-mail address", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+        (status = 429, description = "Too many requests for this address or from this client; see Retry-After", body = ErrorBody),
+    ))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
+    key.check_app(&body.app_id)?;
+    let email = users::normalize_email(&body.email)?;
+    let app_id = key.app_id();
+    throttle::reserve_account_email(
+        state.store(),
+        app_id,
+        AccountEmail::PasswordReset,
+        &email,
+        client.0.source_ip.as_deref(),
+        &state.settings().login_throttle,
+        clock::now_epoch(),
+    )
+    .await?;
+    let job = Job::PasswordReset {
+        app_id: app_id.to_owned(),
+        email,
+    };
+    enqueue(&state, job).await?;
+    Ok(accepted())
+}
+
+/// Set a new password with the token of a reset link. Every session of the
+/// user ends (their refresh tokens stop working); the token is used up.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth",
+    request_body = PasswordResetConfirm,
+    security(("apiKey" = ["auth"])),
+    responses(
+        (status = 204, description = "Password changed; every session ended"),
+        (status = 400, description = "Invalid password, or a token that is invalid, expired or used (field token)", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+    ))]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<PasswordResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    passwords::validate(&body.password)?;
+    let app_id = key.app_id();
+    let store = state.store();
+    let owner = auth_tokens::consume(store, Purpose::PasswordReset, app_id, &body.token).await?;
+    let hash = passwords::hash(&body.password, state.settings().bcrypt_cost).await?;
+    users::set_password(store, app_id, &owner.user_id, &hash)
+        .await
+        .map_err(|err| match err {
+            // The account was deleted after the link was sent.
+            ob_core::Error::NotFound(_) => ApiError::invalid(
+                "token",
+                "is invalid, expired or already used; ask for a new link",
+            ),
+            other => other.into(),
+        })?;
+    let ended = sessions::revoke_all_for_user(store, app_id, &owner.user_id).await?;
+    tracing::info!(app_id, sessions_ended = ended, "password reset");
+    state
+        .audit(audit_entry(
+            app_id,
+            &owner.user_id,
+            "auth.password_reset",
+            &["credentials", "sessions"],
+            &client,
+        ))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ask for a verification link: for the signed-in user (bearer token, no
+/// body), or for `{"email", "appId"}` (a sign-in page of an app that requires
+/// verified addresses). Always 202; nothing is sent to a verified address.
+#[utoipa::path(post, path = "/auth/verify-email/request", tag = "auth",
+    request_body(content = VerificationRequest, description = "Only without a bearer token"),
+    security(("apiKey" = ["auth"], "bearer" = []), ("apiKey" = ["auth"])),
+    responses(
+        (status = 202, description = "Accepted", body = Accepted),
+        (status = 400, description = "No bearer token and no e-mail, or an invalid body", body = ErrorBody),
+        (status = 401, description = "Invalid API key or token", body = ErrorBody),
+        (status = 429, description = "Too many requests for this address or from this client; see Retry-After", body = ErrorBody),
+    ))]
+async fn request_verification(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    MaybeUser(user): MaybeUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app_id = key.app_id().to_owned();
+    let (recipient, job) = match user {
+        Some(user) => (
+            format!("user:{}", user.claims.sub),
+            Job::EmailVerification {
+                app_id: app_id.clone(),
+                user_id: Some(user.claims.sub),
+                email: None,
+            },
+        ),
+        None => {
+            let request: VerificationRequest = if body.is_empty() {
+                VerificationRequest::default()
+            } else {
+                serde_json::from_slice(&body).map_err(|_| ApiError::MalformedBody)?
+            };
+            let Some(email) = request.email else {
+                return Err(ApiError::invalid(
+                    "email",
+                    "is required without a bearer token (or send the signed-in user's token)",
+                ));
+            };
+            key.check_app(request.app_id.as_deref().unwrap_or(&app_id))?;
+            let email = users::normalize_email(&email)?;
+            (
+                email.clone(),
+                Job::EmailVerification {
+                    app_id: app_id.clone(),
+                    user_id: None,
+                    email: Some(email),
+                },
+            )
+        }
+    };
+    throttle::reserve_account_email(
+        state.store(),
+        &app_id,
+        AccountEmail::Verification,
+        &recipient,
+        client.0.source_ip.as_deref(),
+        &state.settings().login_throttle,
+        clock::now_epoch(),
+    )
+    .await?;
+    enqueue(&state, job).await?;
+    Ok(accepted())
+}
+
+/// Verify the address with the token of a verification link. Access tokens
+/// say so (`emailVerified`) from the next refresh or sign-in.
+#[utoipa::path(post, path = "/auth/verify-email/confirm", tag = "auth",
+    request_body = VerificationConfirm,
+    security(("apiKey" = ["auth"])),
+    responses(
+        (status = 204, description = "The address is verified"),
+        (status = 400, description = "A token that is invalid, expired or used, or for an address the account no longer has (field token)", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
+    ))]
+async fn confirm_verification(
+    State(state): State<AppState>,
+    key: AppKey,
+    client: Client,
+    Json(body): Json<VerificationConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let app_id = key.app_id();
+    let store = state.store();
+    let owner =
+        auth_tokens::consume(store, Purpose::EmailVerification, app_id, &body.token).await?;
+    if !users::mark_email_verified(store, app_id, &owner.user_id, &owner.email).await? {
+        return Err(ApiError::invalid(
+            "token",
+            "is for an address the account no longer has; ask for a new link",
+        ));
+    }
+    state
+        .audit(audit_entry(
+            app_id,
+            &owner.user_id,
+            "auth.verify_email",
+            &["emailVerified"],
+            &client,
+        ))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
