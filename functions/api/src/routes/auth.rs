@@ -39,7 +39,7 @@ pub struct RegisterRequest {
         pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
     )]
     pub email: String,
-    /// 8 to 72 bytes (bcrypt's limit; a character may take up to 4).
+    /// 8 to 72 characters.
     #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     pub app_id: String,
@@ -56,7 +56,7 @@ pub struct LoginRequest {
         pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
     )]
     pub email: String,
-    /// 8 to 72 bytes, as at registration.
+    /// 8 to 72 characters, as at registration.
     #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     pub app_id: String,
