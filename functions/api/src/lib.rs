@@ -131,9 +131,11 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
 pub fn openapi_document() -> serde_json::Value {
     let mut doc = serde_json::to_value(all_routes().into_openapi()).unwrap_or_default();
     routes::openapi::add_shared_responses(&mut doc);
-    routes::openapi::merge_closed_all_of(&mut doc);
-    routes::openapi::config_patch_schema(&mut doc);
     routes::openapi::tighten(&mut doc);
+    routes::config_schema::config_rules(&mut doc);
+    routes::notify_schema::notify_rules(&mut doc);
+    routes::openapi::merge_closed_all_of(&mut doc);
+    routes::config_schema::config_patch_schema(&mut doc);
     doc
 }
 

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod auth;
 pub mod config;
+pub(crate) mod config_schema;
+pub(crate) mod notify_schema;
 pub mod data;
 pub mod files;
 pub mod health;

@@ -151,33 +151,6 @@ pub(crate) fn merge_closed_all_of(doc: &mut Value) {
     }
 }
 
-/// `PATCH /config/{appId}` takes a JSON Merge Patch of the config body: only its
-/// keys, each a value or `null` (which restores the default).
-pub(crate) fn config_patch_schema(doc: &mut Value) {
-    let keys: Map<String, Value> = doc
-        .pointer("/components/schemas/ConfigBody/properties")
-        .and_then(Value::as_object)
-        .map(|p| {
-            p.keys()
-                .map(|k| {
-                    // `settings` merges as an object; anything else is checked on the result.
-                    let value = if k == "settings" {
-                        json!({"type": ["object", "null"]})
-                    } else {
-                        json!({})
-                    };
-                    (k.clone(), value)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let pointer =
-        "/paths/~1config~1{appId}/patch/requestBody/content/application~1merge-patch+json/schema";
-    if let Some(schema) = doc.pointer_mut(pointer) {
-        *schema = json!({"type": "object", "properties": keys, "additionalProperties": false});
-    }
-}
-
 /// Rules the derive cannot state: a header is never `null` (utoipa makes every
 /// optional parameter nullable), and feature flag names follow the config's rule.
 pub(crate) fn tighten(doc: &mut Value) {
@@ -206,13 +179,55 @@ pub(crate) fn tighten(doc: &mut Value) {
                 "pattern": "^[^\\s\\u0085\\u0000-\\u001f\\u007f-\\u009f]+$"});
         }
     }
-    if let Some(origins) =
-        doc.pointer_mut("/components/schemas/ConfigBody/properties/allowedOrigins/items")
-    {
-        origins["pattern"] = json!("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$");
-    }
     if let Some(flags) = doc.pointer_mut("/components/schemas/ConfigBody/properties/featureFlags") {
         flags["propertyNames"] = json!({"pattern": "^[A-Za-z0-9_.-]{1,64}$"});
+    }
+    // A profile is stored as a DynamoDB document (`ob_core::users::validate_profile`):
+    // numbers 0 or of magnitude 1e-130 to below 1e126 (the 38 digits DynamoDB keeps
+    // are more than a JSON number read as a double has), nesting at most 31 levels
+    // (not stated: a schema's nesting is its own), 8 KiB of JSON (413).
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        let stored = json!({"$ref": "#/components/schemas/StoredJson"});
+        schemas.insert(
+            "StoredJson".into(),
+            json!({
+                "description": "A JSON value DynamoDB stores as a document",
+                "anyOf": [
+                    {"type": ["string", "boolean", "null"]},
+                    {"type": "number", "exclusiveMinimum": -1e126, "exclusiveMaximum": 1e126,
+                        "not": {"exclusiveMinimum": -1e-130, "exclusiveMaximum": 1e-130,
+                            "not": {"const": 0}}},
+                    {"type": "array", "items": stored},
+                    {"type": "object", "additionalProperties": stored},
+                ],
+            }),
+        );
+        if let Some(profile) = schemas
+            .get_mut("RegisterRequest")
+            .and_then(|r| r.pointer_mut("/properties/profile"))
+        {
+            *profile = json!({"type": ["object", "null"], "additionalProperties": stored,
+                "description": "Any JSON object DynamoDB stores: numbers 0 or of magnitude 1e-130 to below 1e126, at most 31 levels deep and 8 KiB (413 above)"});
+        }
+    }
+    // File names and keys by the segment rules of `ob_core::files::names`.
+    let segment = ob_core::files::names::SEGMENT_PATTERN;
+    let key_pattern = format!("^[a-z0-9][a-z0-9-]{{1,63}}/{segment}(?:/{segment})+$");
+    if let Some(name) = doc.pointer_mut("/components/schemas/UploadBody/properties/fileName") {
+        name["pattern"] = json!(format!("^{segment}(?:/{segment})*$"));
+    }
+    if let Some(key) = doc.pointer_mut("/components/schemas/KeyBody/properties/key") {
+        key["pattern"] = json!(key_pattern);
+    }
+    if let Some(key) = doc
+        .pointer_mut("/paths/~1files~1{appId}~1delete/delete/parameters")
+        .and_then(Value::as_array_mut)
+        .and_then(|parameters| parameters.iter_mut().find(|p| p["name"] == "key"))
+    {
+        key["schema"]["pattern"] = json!(key_pattern);
     }
 }
 
