@@ -102,7 +102,7 @@ async fn indexed_fields(
         ("appId" = String, Path, description = "The app"),
         ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
         ("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        ("cursor" = Option<String>, Query, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "nextCursor of the previous page: the page starts after this record id"),
         ("order" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc (default) or desc, by creation time"),
         ("fields" = Option<String>, Query, pattern = r"^[^,]*[^,\s][^,]*(,[^,]*[^,\s][^,]*)*$", description = "Comma-separated data fields to return"),
         ("owner" = Option<String>, Query, pattern = "^me$", description = "me: only the caller's own records, read from the owner index"),
@@ -110,7 +110,7 @@ async fn indexed_fields(
     security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(
         (status = 200, description = "A page of readable records", body = RecordPage),
-        (status = 400, description = "Invalid parameter, cursor, or filter on an undeclared field", body = ErrorBody),
+        (status = 400, description = "Invalid parameter, or a filter on an undeclared field", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
     ))]
 async fn list_records(
