@@ -100,7 +100,11 @@ async fn timed(n: usize, url: &str, method: &str, body: &[u8], status: u16) -> V
         let reply = ob_tests::http::exchange(method, url, &headers, body).await;
         samples.push(started.elapsed());
         if reply.status != status {
-            panic!("{method} {url}: {} instead of {status}", reply.status);
+            panic!(
+                "{method} {url}: {} instead of {status}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
         }
     }
     samples
@@ -225,7 +229,9 @@ fn main() {
             .await
             .unwrap_or_else(|err| panic!("{err}"));
         let in_process = serve(ob_api::router(state)).await;
-        // A well-formed key that does not exist: a DynamoDB Query, answered `{"valid": false}`.
+        // A well-formed key that does not exist: a DynamoDB Query, answered `{"valid": false}`. Keyless, these count
+        // against the client address's budget (`api.limits.clientRequestsPerMinute`), which stacks/local.yaml sets
+        // to the app's: 400 of them within a minute would pass the default 600 with the cold starts' requests.
         let key = json!({"apiKey": format!("ob_{}", "x".repeat(43))}).to_string();
         for (name, method, path, body, status) in [
             ("GET /health", "GET", "/health", &b""[..], 200),

@@ -18,7 +18,7 @@ use crate::api_data::{User, call, user};
 
 mod access;
 
-pub(super) async fn start() -> Api {
+pub(crate) async fn start() -> Api {
     Api::start_with_files(test_settings()).await
 }
 
@@ -42,7 +42,7 @@ async fn ask_upload(
 }
 
 /// Asks for an upload URL and PUTs `bytes` to it; returns the key.
-pub(super) async fn upload(
+pub(crate) async fn upload(
     api: &Api,
     app: &TestApp,
     who: &User,
@@ -84,7 +84,7 @@ pub(super) async fn download(api: &Api, app: &TestApp, who: &User, key: &str) ->
     body
 }
 
-pub(super) async fn delete_by_query(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
+pub(crate) async fn delete_by_query(api: &Api, app: &TestApp, who: &User, key: &str) -> Reply {
     let target = format!("{}?key={key}", path(app, "delete"));
     api.send(call(Method::DELETE, &target, app, who)).await
 }
@@ -113,13 +113,13 @@ pub(super) fn keys(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-pub(super) async fn stored(api: &Api, app: &TestApp, key: &str) -> Option<FileItem> {
+pub(crate) async fn stored(api: &Api, app: &TestApp, key: &str) -> Option<FileItem> {
     ob_core::files::store::get(&api.store, &app.app_id, key)
         .await
         .unwrap()
 }
 
-pub(super) async fn object_exists(api: &Api, key: &str) -> bool {
+pub(crate) async fn object_exists(api: &Api, key: &str) -> bool {
     api.state
         .files()
         .unwrap()

@@ -1,5 +1,7 @@
 //! Notifications an app sends, end to end on the emulator: templates (escaped in HTML), who may send, statuses and provider ids, the daily quota, `Idempotency-Key`, SMS through SNS, pushes over WebSockets, and audit.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::{Method, StatusCode};
 use ob_core::realtime::connections::{self, Connection};
 use ob_core::users::Role;
@@ -391,11 +393,13 @@ async fn a_push_reaches_the_users_open_connections() {
             connection_id: connection_id.into(),
             app_id: "shop".into(),
             user_id: user.clone(),
+            key_id: app.key_id.clone(),
+            endpoint: None,
             role: Role::User,
             expires_at: now + 3600,
             token_expires_at: now + 900,
         };
-        connections::open(&api.store, &connection)
+        connections::open(&api.store, &connection, None)
             .await
             .expect("connection recorded");
     }
@@ -413,12 +417,13 @@ async fn a_push_reaches_the_users_open_connections() {
         .expect(StatusCode::ACCEPTED);
     drain(&api, &worker).await;
     let received: Value =
-        serde_json::from_str(&dee_socket.try_recv().expect("dee got the push")).expect("json");
+        serde_json::from_str(&dee_socket.messages.try_recv().expect("dee got the push"))
+            .expect("json");
     assert_eq!(received["type"], "notification");
     assert_eq!(received["subject"], "Welcome, Dee");
     assert_eq!(received["text"], "Hello Dee, your plan is pro.");
     assert!(
-        eve_socket.try_recv().is_err(),
+        eve_socket.messages.try_recv().is_err(),
         "only the addressed user's connections"
     );
     let id = sent.body["notifications"][0]["id"].as_str().expect("id");

@@ -1,5 +1,7 @@
 //! Password reset end to end on the emulator: the request path only enqueues, the worker sends the link, the link works once, and the old password and sessions stop working.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::StatusCode;
 use ob_core::auth_tokens::{self, Owner, Purpose};
 use ob_tests::fixtures::{Api, Call, test_settings};

@@ -128,3 +128,65 @@ async fn a_revoked_key_and_a_suspended_app_write_nothing_more() {
         .count();
     assert_eq!(stored, 1, "the refused create wrote nothing");
 }
+
+#[tokio::test]
+async fn a_revoked_caller_deletes_no_file() {
+    use crate::api_files::{delete_by_query, object_exists, start, stored, upload};
+    let api = start().await;
+    let shop = api.app("shop").await;
+    let ada = user(&api, &shop, "ada", Role::User).await;
+    let bob = user(&api, &shop, "bob", Role::User).await;
+    let ada_file = upload(&api, &shop, &ada, "a.txt", "text/plain", b"ada's").await;
+    let bob_file = upload(&api, &shop, &bob, "b.txt", "text/plain", b"bob's").await;
+
+    // A disabled user: refused, the object and its metadata stay.
+    users::set_disabled(&api.store, "shop", &ada.id, true)
+        .await
+        .unwrap();
+    let refused = delete_by_query(&api, &shop, &ada, &ada_file)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+    assert!(refused.str("/error/message").contains("sign in again"));
+    assert!(object_exists(&api, &ada_file).await, "the object stays");
+    assert!(
+        stored(&api, &shop, &ada_file).await.is_some(),
+        "it stays listed"
+    );
+
+    // A revoked key: refused too, though the instance verified the key before.
+    ob_core::api_keys::revoke(&api.store, "shop", &shop.key_id)
+        .await
+        .unwrap();
+    delete_by_query(&api, &shop, &bob, &bob_file)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+    assert!(object_exists(&api, &bob_file).await);
+    assert!(
+        !api.audit("shop")
+            .await
+            .iter()
+            .any(|e| e.action == "file.delete"),
+        "no delete was recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_standing_caller_deletes_a_file_with_its_audit_entry() {
+    use crate::api_files::{delete_by_query, object_exists, start, stored, upload};
+    let api = start().await;
+    let shop = api.app("shop").await;
+    let ada = user(&api, &shop, "ada", Role::User).await;
+    let file = upload(&api, &shop, &ada, "a.txt", "text/plain", b"ada's").await;
+    delete_by_query(&api, &shop, &ada, &file)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert!(!object_exists(&api, &file).await);
+    assert!(stored(&api, &shop, &file).await.is_none());
+    let entry = api
+        .audit("shop")
+        .await
+        .into_iter()
+        .find(|e| e.action == "file.delete")
+        .expect("audited");
+    assert_eq!(entry.target, format!("file:{file}"));
+}

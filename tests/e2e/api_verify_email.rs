@@ -1,5 +1,7 @@
 //! E-mail verification end to end: the link, `emailVerified` on the user and in access tokens, and an app that requires a verified address to sign in or to write data.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::StatusCode;
 use ob_tests::fixtures::{Api, Call, TestApp};
 use obctl::live::LocalHub;

@@ -4,6 +4,8 @@
 //! wildcards, `StringEquals` conditions, explicit Deny wins, no Allow means
 //! refused) stands in for AWS, which cannot be reached from the tests.
 
+#![allow(clippy::unwrap_used)]
+
 use obctl::bootstrap::policies::{
     boundary_arn, boundary_policy, execution_policy, execution_role_name,
     legacy_execution_role_name,
@@ -181,7 +183,7 @@ fn the_deploy_role_cannot_escalate() {
     ));
     for (action, resource) in [
         ("iam:CreateRole", role("Backdoor")),
-        ("iam:AttachRolePolicy", itself.clone()),
+        ("iam:AttachRolePolicy", itself),
         ("sts:AssumeRole", role("Admin")),
         (
             "dynamodb:Scan",

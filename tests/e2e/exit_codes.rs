@@ -1,5 +1,7 @@
 //! `obctl`'s exit codes: each means one thing, and the README's table lists them all.
 
+#![allow(clippy::unwrap_used)]
+
 use obctl::error::exit;
 
 use crate::render::workspace_root;

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::local_metrics::{self, Backend, Caller};
 use crate::realtime::{Socket, next};
+use crate::realtime_revocation::{answers, closed, handshake_at};
 
 /// `obctl dev`, killed when dropped; what it printed is kept.
 pub(crate) struct DevServer {
@@ -344,6 +345,7 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
     crate::local_outbox::notify_commands(emu, &server);
     the_example_page_is_served(&base).await;
+    revoking_access_closes_open_sockets(emu, &base, &demo_key, &rival_key, &carol).await;
     crate::openapi_conformance::schemathesis_finds_nothing(emu, &base).await;
     drop(server);
 
@@ -351,6 +353,96 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     let (_server, base) = start_dev(emu, &["--in-process"]);
     local_metrics::per_app_and_route(&base, demo, rival, Backend::InProcess).await;
     the_example_page_is_served(&base).await;
+    // Its sockets are closed through its own `DELETE /live/@connections/{id}`.
+    let mut carol_ws = socket(&base, &rival_key, &carol).await;
+    admin(
+        emu,
+        &[
+            "users",
+            "disable",
+            "--stage",
+            "local",
+            "--app",
+            "rival",
+            "carol@example.com",
+        ],
+    );
+    assert!(
+        closed(&mut carol_ws).await,
+        "in-process: carol's socket is closed"
+    );
+}
+
+/// `obctl users disable`, `keys revoke` and `apps update --state suspended` close the sockets they take access
+/// from, through the local gateway's `DELETE @connections/{id}`; another app's socket stays open.
+async fn revoking_access_closes_open_sockets(
+    emu: &ob_tests::Emulator,
+    base: &str,
+    demo_key: &str,
+    rival_key: &str,
+    carol: &str,
+) {
+    let created = admin(
+        emu,
+        &[
+            "keys", "create", "--stage", "local", "--app", "demo", "--name", "second", "--scopes",
+            "*", "--output", "json",
+        ],
+    );
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    let (second_key, second_id) = (
+        created["key"].as_str().expect("key"),
+        created["keyId"].as_str().expect("key id"),
+    );
+    let (_, dee) = register(base, "demo", second_key, "dee").await;
+    let (_, eve) = register(base, "demo", demo_key, "eve").await;
+    let (_, fay) = register(base, "demo", demo_key, "fay").await;
+    let mut dee_ws = socket(base, second_key, &dee).await;
+    let mut eve_ws = socket(base, demo_key, &eve).await;
+    let mut fay_ws = socket(base, demo_key, &fay).await;
+    let mut carol_ws = socket(base, rival_key, carol).await;
+
+    let disabled = admin(
+        emu,
+        &[
+            "users",
+            "disable",
+            "--stage",
+            "local",
+            "--app",
+            "demo",
+            "eve@example.com",
+        ],
+    );
+    assert!(
+        closed(&mut eve_ws).await,
+        "the disabled user's socket is closed"
+    );
+    assert!(disabled.contains("1 connection(s) closed"), "{disabled}");
+    answers(&mut dee_ws).await;
+    assert_eq!(handshake_at(base, demo_key, &eve).await, 401);
+
+    let revoked = admin(
+        emu,
+        &[
+            "keys", "revoke", "--stage", "local", "--app", "demo", second_id,
+        ],
+    );
+    assert!(
+        closed(&mut dee_ws).await,
+        "the revoked key's socket is closed"
+    );
+    assert!(revoked.contains("1 open connection(s) closed"), "{revoked}");
+    answers(&mut fay_ws).await;
+
+    let state = |s: &'static str| ["apps", "update", "demo", "--stage", "local", "--state", s];
+    admin(emu, &state("suspended"));
+    assert!(
+        closed(&mut fay_ws).await,
+        "the suspended app's socket is closed"
+    );
+    answers(&mut carol_ws).await;
+    admin(emu, &state("active"));
 }
 
 /// `/_dev/example/` (`obctl dev`'s own, never a function's): the page and the helper it imports.

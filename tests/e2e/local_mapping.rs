@@ -1,6 +1,6 @@
 //! The local stream mapping (ob-local) on an emulator table's stream: records arrive in batches as Lambda delivers
 //! them, a batch with a failed record is retried from that record, and records whose retries ran out are dropped
-//! without blocking the shard; and the local queue mapping on an emulator SQS queue: what succeeded is deleted, what
+//! without blocking the shard and described to the on-failure SQS queue as Lambda describes them; and the local queue mapping on an emulator SQS queue: what succeeded is deleted, what
 //! the function names in `batchItemFailures` comes back after the visibility timeout, and SQS dead-letters it after
 //! `maxReceiveCount` receives.
 
@@ -102,24 +102,49 @@ async fn batch(local: &mut Local) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_batch_with_a_failed_record_is_retried_from_it_and_spent_retries_drop_records() {
+async fn a_batch_with_a_failed_record_is_retried_from_it_and_spent_retries_go_to_the_on_failure_queue()
+ {
     let emu = ob_tests::emulator().await;
     let sdk = emu.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let stream_arn = table_with_stream(&dynamodb).await;
+    let failed_url = sqs
+        .create_queue()
+        .queue_name("t-stream-failed")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let failed_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&failed_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
     let fixture = function("fixture", "fixture-function", Duration::from_secs(10), &[]);
+    let function_arn = fixture.arn.clone();
     let mut local = Local::start(vec![fixture], None, None).await;
     let events: EventBus = local.runtime.events().clone();
     let source = DynamoDbStream::new(
         aws_sdk_dynamodbstreams::Client::new(&sdk),
+        sqs.clone(),
         StreamSpec {
             mapping: "TestMapping".into(),
-            stream_arn,
+            stream_arn: stream_arn.clone(),
             region: "us-east-1".into(),
             starting_position: StartingPosition::TrimHorizon,
             bisect_on_error: false,
             max_retries: Some(1),
             max_record_age: None,
+            function_arn: function_arn.clone(),
+            on_failure: Some(failed_arn.clone()),
         },
         events,
     );
@@ -152,11 +177,70 @@ async fn a_batch_with_a_failed_record_is_retried_from_it_and_spent_retries_drop_
     );
     let dropped = local
         .next("records dropped", |e| match e {
-            Event::RecordsDiscarded { count, reason, .. } => Some((*count, reason.clone())),
+            Event::RecordsDiscarded { count, sent_to, .. } => Some((*count, sent_to.clone())),
             _ => None,
         })
         .await;
-    assert_eq!(dropped.0, 2, "{dropped:?}");
+    assert_eq!(dropped, (2, Some(failed_arn)));
+    // The queue is told where the dropped records are (not what they hold), as Lambda tells it.
+    let received = sqs
+        .receive_message()
+        .queue_url(&failed_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<Value> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "one message per discarded batch: {bodies:?}"
+    );
+    let record = &bodies[0];
+    assert_eq!(record["version"], "1.0");
+    assert_eq!(
+        record["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        record["requestContext"]["functionArn"],
+        function_arn.as_str()
+    );
+    assert_eq!(
+        record["requestContext"]["approximateInvokeCount"], 2,
+        "the first invocation and its one retry"
+    );
+    assert!(
+        record["requestContext"]["requestId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert_eq!(
+        record["responseContext"],
+        serde_json::json!({"statusCode": 200, "executedVersion": "$LATEST"}),
+        "the function answered (a partial batch failure), so no functionError"
+    );
+    let info = &record["DDBStreamBatchInfo"];
+    assert_eq!(info["startSequenceNumber"], second[0].as_str());
+    assert_eq!(info["endSequenceNumber"], second[1].as_str());
+    assert_eq!(info["batchSize"], 2);
+    assert_eq!(info["streamArn"], stream_arn.as_str());
+    assert!(
+        info["shardId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("shardId-")),
+        "{info}"
+    );
+    assert!(
+        info["approximateArrivalOfFirstRecord"]
+            .as_str()
+            .is_some_and(|at| at.len() == 20 && at.ends_with('Z')),
+        "{info}"
+    );
 
     write(&dynamodb, &[("f", None)]).await;
     let third = batch(&mut local).await;
@@ -297,4 +381,27 @@ async fn a_queue_mapping_deletes_what_succeeded_retries_failed_items_and_sqs_dea
         "the work queue is empty"
     );
     drop(emu);
+}
+
+/// What `obctl dev` reads from the rendered stage: the data stream's mapping
+/// sends what it discards to the queue the template names.
+#[test]
+fn the_stage_stream_mapping_names_its_on_failure_queue() {
+    let project = obctl::project::Project::at(&ob_tests::emulator::workspace_root());
+    let stage = obctl::stage::load(&project, "local").unwrap();
+    let template = obctl::render::render(&project, &stage).unwrap();
+    let model = obctl::render::model::read(&template).unwrap();
+    let mapping = model
+        .mappings
+        .iter()
+        .find(|m| m.logical_id == "RealtimeStreamMapping")
+        .unwrap();
+    let expected: serde_yaml::Value =
+        serde_yaml::from_str("{Fn::GetAtt: [RealtimeFailedBatches, Arn]}").unwrap();
+    assert_eq!(
+        mapping.on_failure.as_ref(),
+        Some(&expected),
+        "{:?}",
+        mapping.on_failure
+    );
 }

@@ -49,6 +49,7 @@ mod realtime;
 mod realtime_after_cancel;
 mod realtime_lambda;
 mod realtime_limits;
+mod realtime_revocation;
 mod render;
 mod replay;
 mod ses_checks;

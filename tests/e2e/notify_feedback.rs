@@ -1,5 +1,7 @@
 //! The notify worker's failures and SES's feedback on the emulator: a failing send is retried by the queue and then dead-lettered; a bounce from SES (through SNS into the queue) suppresses the address for its app.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;

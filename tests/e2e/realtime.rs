@@ -37,6 +37,16 @@ impl Drop for Live {
     }
 }
 
+impl Live {
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(crate) fn realtime(&self) -> &live::LocalRealtime {
+        &self.realtime
+    }
+}
+
 pub(crate) async fn serve(api: &Api) -> Live {
     let realtime = Realtime {
         store: api.store.clone(),

@@ -1,5 +1,7 @@
 //! `obctl render`: snapshots of every stage, determinism, and its errors.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use obctl::project::Project;

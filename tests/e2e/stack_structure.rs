@@ -357,7 +357,7 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
 #[test]
 fn roles_grant_only_what_their_functions_call() {
     let template = rendered("prod");
-    let expected: [(&str, &str, &[&str]); 10] = [
+    let expected: [(&str, &str, &[&str]); 11] = [
         (
             "AuthRole",
             "Users",
@@ -413,6 +413,11 @@ fn roles_grant_only_what_their_functions_call() {
             "CheckStanding",
             &["dynamodb:ConditionCheckItem"],
         ),
+        (
+            "RealtimeRole",
+            "CheckStanding",
+            &["dynamodb:ConditionCheckItem"],
+        ),
         ("AdminRole", "ReadUsers", &["dynamodb:GetItem"]),
     ];
     for (role, sid, actions) in expected {
@@ -454,6 +459,44 @@ fn roles_grant_only_what_their_functions_call() {
             "NONE"
         );
     }
+}
+
+/// Only the functions that push hold `execute-api:ManageConnections`, and only
+/// for `POST @connections` of the stage's WebSocket API: closing a connection
+/// (revocation) is the operator's, through obctl, never a function's.
+#[test]
+fn only_pushing_functions_reach_connections_and_none_closes_them() {
+    let template = rendered("prod");
+    let mut holders = BTreeSet::new();
+    for (id, role) in of_type(&template, "AWS::IAM::Role") {
+        for statement in statements(role) {
+            let actions = match &statement["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Sequence(list) => list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !actions.iter().any(|a| a.starts_with("execute-api:")) {
+                continue;
+            }
+            assert_eq!(actions, ["execute-api:ManageConnections"], "{id}");
+            let resource = statement["Resource"]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                resource.ends_with(":${WebSocketApi}/live/POST/@connections/*"),
+                "{id} may only POST to connections: {resource}"
+            );
+            holders.insert(id.to_owned());
+        }
+    }
+    assert_eq!(
+        holders,
+        BTreeSet::from(["NotifyRole".to_owned(), "RealtimeRole".to_owned()])
+    );
 }
 
 #[test]

@@ -143,7 +143,7 @@ async fn retries_backoff_disabling_and_replay() {
 
     // Fan-out: an event is logged and queued once per matching subscription.
     let user = serde_json::json!({"id": "u1", "email": "ann@example.com"});
-    let event = events::auth("a1", "shop", EventType::UserCreated, user);
+    let event = events::auth("a1", "shop", EventType::UserCreated, &user);
     let subs = store::list(db, "shop").await.unwrap();
     assert!(
         events::fan_out(db, &event, &subs, now)

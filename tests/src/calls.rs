@@ -12,7 +12,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 /// order, with the table each names (none for transactions and batches);
 /// retries of one operation count once. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<(String, Option<String>)>>>);
+pub struct CallLog(Arc<Mutex<Vec<Call>>>);
+
+/// One operation sent and the table it named.
+type Call = (String, Option<String>);
 
 impl CallLog {
     /// A DynamoDB client of `sdk` that records its operations here.
@@ -48,7 +51,7 @@ impl CallLog {
             .collect()
     }
 
-    fn take_all(&self) -> Vec<(String, Option<String>)> {
+    fn take_all(&self) -> Vec<Call> {
         self.0
             .lock()
             .map(|mut calls| std::mem::take(&mut *calls))

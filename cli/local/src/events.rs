@@ -67,6 +67,8 @@ pub enum Event {
         mapping: String,
         count: usize,
         reason: String,
+        /// The on-failure destination that was told which records they were.
+        sent_to: Option<String>,
     },
     /// A mapping could not read its source (it keeps trying).
     SourceError {

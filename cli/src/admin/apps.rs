@@ -3,6 +3,7 @@
 use std::fmt;
 
 use ob_core::apps::{self, App, AppState, AppUpdate, NewApp};
+use ob_core::realtime::revocation::Holder;
 use serde::Serialize;
 
 use super::AdminContext;
@@ -207,6 +208,15 @@ async fn update(global: &GlobalArgs, args: &AppUpdateArgs, project: &Project) ->
         change.fields(),
     )
     .await?;
+    if change.state == Some(AppState::Suspended) {
+        // A suspended app's open connections end with it.
+        let closed = ctx.close_connections(Holder::App(&args.id)).await?;
+        eprintln!(
+            "app {} suspended: {} open WebSocket connection(s) closed",
+            args.id,
+            closed.closed + closed.gone
+        );
+    }
     emit_app(global, &ctx, app);
     Ok(exit::OK)
 }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use ob_core::api_keys::{self, ApiKey};
 use ob_core::clock;
+use ob_core::realtime::revocation::Holder;
 use ob_core::scopes::Scope;
 use serde::Serialize;
 
@@ -132,14 +133,16 @@ pub struct Revoked {
     pub app_id: String,
     #[serde(flatten)]
     pub key: KeyView,
+    /// The key's open WebSocket connections, closed by the revocation.
+    pub connections_closed: usize,
 }
 
 impl fmt::Display for Revoked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "revoked key {} ({}) of app {}; it is refused from now on",
-            self.key.key_id, self.key.name, self.app_id
+            "revoked key {} ({}) of app {}; it is refused from now on ({} open connection(s) closed)",
+            self.key.key_id, self.key.name, self.app_id, self.connections_closed
         )
     }
 }
@@ -171,9 +174,17 @@ pub async fn run(global: &GlobalArgs, args: &KeysArgs, project: &Project) -> Res
                 .map_err(|e| ctx.core_error("revoke the key", app, e))?;
             ctx.audit(app, "apikey.revoke", &format!("key:{key_id}"), vec![])
                 .await?;
+            let closed = ctx.close_connections(key_holder(app, key_id)).await?;
             let key = KeyView::new(&key, clock::now_epoch());
             let app_id = app.clone();
-            output::emit(global.output, &Revoked { app_id, key });
+            output::emit(
+                global.output,
+                &Revoked {
+                    app_id,
+                    key,
+                    connections_closed: closed.closed + closed.gone,
+                },
+            );
             Ok(exit::OK)
         }
         KeysCommand::Rotate {
@@ -197,6 +208,10 @@ pub async fn run(global: &GlobalArgs, args: &KeysArgs, project: &Project) -> Res
             let target_name = format!("key:{key_id}");
             ctx.audit(app, "apikey.rotate", &target_name, vec![])
                 .await?;
+            if grace_secs <= 0 {
+                // Revoked at once: so are its connections.
+                ctx.close_connections(key_holder(app, key_id)).await?;
+            }
             let now = clock::now_epoch();
             let issued = IssuedKey {
                 app_id: app.clone(),
@@ -276,9 +291,14 @@ async fn revoke_same_name(ctx: &AdminContext, app: &str, name: &str, keep: &str)
                 .map_err(|e| ctx.core_error("revoke the replaced key", app, e))?;
             let target = format!("key:{}", key.key_id);
             ctx.audit(app, "apikey.revoke", &target, vec![]).await?;
+            ctx.close_connections(key_holder(app, &key.key_id)).await?;
         }
     }
     Ok(())
+}
+
+fn key_holder<'a>(app_id: &'a str, key_id: &'a str) -> Holder<'a> {
+    Holder::Key { app_id, key_id }
 }
 
 /// `-q` prints only the secret, for scripts; otherwise the usual text or JSON.

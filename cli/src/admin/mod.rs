@@ -10,6 +10,7 @@ pub mod apps;
 pub mod args;
 pub mod audit;
 pub mod config;
+pub mod hangup;
 pub mod keys;
 pub mod notify;
 pub mod users;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use ob_core::realtime::revocation::Holder;
 use ob_core::users::{self, Role, User};
 use ob_core::{sessions, users::find_by_email};
 use serde::Serialize;
@@ -58,6 +59,9 @@ pub struct UserChange {
     pub user: User,
     /// Sessions ended by this action.
     pub sessions_revoked: usize,
+    /// Open WebSocket connections closed by this action (a disabled user's, or
+    /// any role change's: the client reconnects with a token of the new role).
+    pub connections_closed: usize,
 }
 
 impl fmt::Display for UserChange {
@@ -65,14 +69,15 @@ impl fmt::Display for UserChange {
         let u = &self.user;
         write!(
             f,
-            "{}: user {} ({}) of app {} is now role {}, {}; {} session(s) revoked",
+            "{}: user {} ({}) of app {} is now role {}, {}; {} session(s) revoked, {} connection(s) closed",
             self.action,
             u.user_id,
             u.email,
             u.app_id,
             u.role.as_str(),
             if u.disabled { "disabled" } else { "enabled" },
-            self.sessions_revoked
+            self.sessions_revoked,
+            self.connections_closed
         )
     }
 }
@@ -157,11 +162,26 @@ async fn change(global: &GlobalArgs, r: &UserRef, action: Action, project: &Proj
     };
     ctx.audit(app, audit_action, &format!("user:{id}"), fields)
         .await?;
+    // The user's tokens stopped writing with the change (`tokensValidAfter`);
+    // their open connections end now too. After a role change the client
+    // reconnects with a fresh token, so no connection keeps the old role's reads.
+    let closed = match action {
+        Action::SetRole(_) | Action::Disable => {
+            let holder = Holder::User {
+                app_id: app,
+                user_id: &id,
+            };
+            let closed = ctx.close_connections(holder).await?;
+            closed.closed + closed.gone
+        }
+        Action::Enable | Action::RevokeSessions => 0,
+    };
     let user = resolve(&ctx, app, &id).await?;
     let result = UserChange {
         action: name,
         user,
         sessions_revoked: revoked,
+        connections_closed: closed,
     };
     output::emit(global.output, &result);
     Ok(exit::OK)

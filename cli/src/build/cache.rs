@@ -127,7 +127,7 @@ impl ZipCache {
                 (used, entry.path())
             })
             .collect();
-        own.sort_by(|a, b| b.0.cmp(&a.0));
+        own.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         for (_, stale) in own.into_iter().skip(KEEP) {
             let _ = std::fs::remove_file(stale);
         }

@@ -86,7 +86,13 @@ pub fn lines(event: &Event, pids: &mut BTreeMap<(String, u32), u32>) -> Vec<Stri
             mapping,
             count,
             reason,
-        } => vec![format!("{mapping}: discarded {count} record(s): {reason}")],
+            sent_to,
+        } => vec![match sent_to {
+            Some(queue) => {
+                format!("{mapping}: discarded {count} record(s): {reason}; described in {queue}")
+            }
+            None => format!("{mapping}: discarded {count} record(s): {reason}"),
+        }],
         Event::SourceError { mapping, problem } => vec![format!("{mapping}: {problem}")],
     }
 }

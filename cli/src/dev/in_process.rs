@@ -186,7 +186,8 @@ async fn backend(
     let realtime = Realtime {
         store,
         signer: Keyring::ready(&signing_key, &settings.issuer).map_err(fail)?,
-        push: LocalHub::default(),
+        // Revocation (obctl) closes connections through this server's `DELETE @connections/{id}`.
+        push: LocalHub::at(format!("http://{address}{}", crate::live::WEBSOCKET_PATH)),
         metrics: api.metrics().clone(),
         stage_origins: settings.stage_origins.clone(),
     };

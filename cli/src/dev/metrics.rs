@@ -122,7 +122,7 @@ mod tests {
             &request_line("blog", "GET", route, 200),
         ));
         drop(events);
-        task.await.unwrap();
+        task.await.expect("the collector ends when the bus closes");
         let text = registry.render();
         let series = |app: &str| {
             format!(

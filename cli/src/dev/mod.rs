@@ -62,15 +62,15 @@ pub async fn run(global: &GlobalArgs, args: &DevArgs, project: &Project) -> Resu
         .websocket
         .map(|spec| WebSocketApi::new(spec, runtime.clone()));
     let streams = aws_sdk_dynamodbstreams::Client::new(&aws.config);
+    let sqs = aws.sqs();
     let mut mappings: Vec<_> = plan
         .streams
         .into_iter()
         .map(|(mapping, stream)| {
-            let source = DynamoDbStream::new(streams.clone(), stream, events.clone());
+            let source = DynamoDbStream::new(streams.clone(), sqs.clone(), stream, events.clone());
             sources::start(mapping, source, runtime.clone())
         })
         .collect();
-    let sqs = aws.sqs();
     mappings.extend(plan.queues.into_iter().map(|(mapping, queue)| {
         let source = SqsQueue::new(sqs.clone(), queue, events.clone());
         sources::start(mapping, source, runtime.clone())

@@ -198,6 +198,29 @@ pub fn plan(model: &StackModel, deployed: &Deployed, options: &Options) -> Resul
                 mapping.logical_id
             )));
         }
+        let on_failure = match &mapping.on_failure {
+            None => None,
+            Some(destination) => {
+                let arn = resolver.resolve(destination).map_err(|err| {
+                    template_error(format!(
+                        "{}.DestinationConfig.OnFailure.Destination: {err}",
+                        mapping.logical_id
+                    ))
+                })?;
+                if !arn.starts_with("arn:aws:sqs:") {
+                    return Err(template_error(format!(
+                        "{}: on-failure destination {arn} is not an SQS queue, the destination the local runtime sends to",
+                        mapping.logical_id
+                    )));
+                }
+                Some(arn)
+            }
+        };
+        let function_arn = functions
+            .iter()
+            .find(|f| f.name == mapping.function.name)
+            .map(|f| f.arn.clone())
+            .unwrap_or_default();
         let starting_position = match mapping.starting_position.as_deref() {
             Some("LATEST") | None => StartingPosition::Latest,
             Some("TRIM_HORIZON") => StartingPosition::TrimHorizon,
@@ -220,6 +243,8 @@ pub fn plan(model: &StackModel, deployed: &Deployed, options: &Options) -> Resul
                 max_record_age: mapping
                     .max_record_age_seconds
                     .map(|s| Duration::from_secs(u64::from(s))),
+                function_arn,
+                on_failure,
             },
         ));
     }

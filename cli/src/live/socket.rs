@@ -1,6 +1,6 @@
 //! The local WebSocket endpoint: `$connect` at the upgrade, then messages in, replies and pushes out.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +9,10 @@ use ob_core::realtime::{Push, error_reply};
 use serde::Deserialize;
 
 use super::LocalRealtime;
+use super::hub::Outbox;
+
+/// How long a socket closed through the hub may take to send its close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Browsers cannot set headers on a WebSocket: credentials come in the query.
 #[derive(Debug, Deserialize)]
@@ -56,16 +60,39 @@ pub(crate) async fn upgrade(
 async fn serve(realtime: LocalRealtime, connection_id: String, socket: WebSocket) {
     let (mut sink, mut incoming) = socket.split();
     // Replies and pushes share one queue, so a client sees them in order.
-    let mut outbox = realtime.push.register(&connection_id);
+    let Outbox {
+        mut messages,
+        closing,
+    } = realtime.push.register(&connection_id);
     let replies = realtime.push.clone();
     let writer = tokio::spawn(async move {
-        while let Some(text) = outbox.recv().await {
+        while let Some(text) = messages.recv().await {
             if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
+                return;
             }
         }
+        // The hub forgot the socket (closed through it): say so, as API Gateway does.
+        let frame = CloseFrame {
+            code: 1000,
+            reason: "Connection deleted through the management API".into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
     });
-    while let Some(Ok(message)) = incoming.next().await {
+    loop {
+        let message = tokio::select! {
+            message = incoming.next() => message,
+            () = closing.notified() => {
+                // The queue has ended; the writer sends what was queued, then the close.
+                let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
+                if let Err(err) = realtime.disconnect(&connection_id).await {
+                    eprintln!("realtime: could not remove connection {connection_id}: {err}");
+                }
+                return;
+            }
+        };
+        let Some(Ok(message)) = message else {
+            break;
+        };
         let text = match message {
             Message::Text(text) => text.to_string(),
             Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),

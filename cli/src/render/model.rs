@@ -81,6 +81,8 @@ pub struct MappingModel {
     /// `MaximumRetryAttempts`; `None` is Lambda's default (retry until the record expires).
     pub max_retries: Option<u32>,
     pub max_record_age_seconds: Option<u32>,
+    /// `DestinationConfig.OnFailure.Destination` as written.
+    pub on_failure: Option<Value>,
 }
 
 /// Reads the model; an error names the resource and property that could not be read.
@@ -218,6 +220,9 @@ pub fn read(template: &Template) -> Result<StackModel, String> {
             bisect_on_error: p["BisectBatchOnFunctionError"] == true,
             max_retries: number(&p["MaximumRetryAttempts"]).filter(|n| *n != u32::MAX),
             max_record_age_seconds: number(&p["MaximumRecordAgeInSeconds"]),
+            on_failure: Some(&p["DestinationConfig"]["OnFailure"]["Destination"])
+                .filter(|d| !d.is_null())
+                .cloned(),
             logical_id: id,
         });
     }

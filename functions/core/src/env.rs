@@ -449,7 +449,11 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(env.table(&crate::tables::AUDIT).as_deref(), Some("t-audit"));
-        assert_eq!(env.table(&crate::tables::SESSIONS), None, "not admin's table");
+        assert_eq!(
+            env.table(&crate::tables::SESSIONS),
+            None,
+            "not admin's table"
+        );
         assert_eq!(env.text(&BCRYPT_COST), None, "not declared by admin");
         assert_eq!(env.flag(&SMS_ENABLED), Some(false));
         assert_eq!(

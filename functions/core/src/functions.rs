@@ -239,6 +239,7 @@ pub const REALTIME: FunctionDef = FunctionDef {
         &tables::APPS,
         &tables::CONFIG,
         &tables::API_KEYS,
+        &tables::USERS,
         &tables::CONNECTIONS,
         &tables::DATA,
     ],

@@ -37,6 +37,10 @@ pub struct IssuedRefresh {
     pub token: String,
     /// Epoch seconds.
     pub expires_at: i64,
+    /// When the token was issued, epoch milliseconds: the access token that
+    /// goes with it is issued as of this instant, so a refresh answered again
+    /// within its grace returns the same access token too.
+    pub issued_ms: i64,
 }
 
 /// What presenting a refresh token led to.
@@ -61,7 +65,8 @@ pub async fn start(
         app_id: app_id.to_owned(),
         user_id: user_id.to_owned(),
     };
-    let now = clock::now_epoch();
+    let issued_ms = clock::now_millis();
+    let now = issued_ms.div_euclid(1000);
     let expires_at = now + ttl_secs;
     let token = secret::random_base62(TOKEN_LEN)?;
     let mut family = Item::new();
@@ -81,7 +86,7 @@ pub async fn start(
     family.insert(ttl_attr().into(), attr::n(expires_at));
     let items = vec![
         put(table, family)?,
-        put(table, token_item(&session, &token, expires_at))?,
+        put(table, token_item(&session, &token, expires_at, issued_ms))?,
     ];
     store
         .client
@@ -94,6 +99,7 @@ pub async fn start(
         session,
         token,
         expires_at,
+        issued_ms,
     })
 }
 
@@ -157,7 +163,8 @@ async fn refresh_once(
 ) -> Result<Option<Refresh>> {
     let table = store.sessions_table()?;
     let unauthorized = || Error::Unauthorized("invalid refresh token".into());
-    let now = clock::now_epoch();
+    let now_ms = clock::now_millis();
+    let now = now_ms.div_euclid(1000);
     let old_hash = secret::sha256_hex(presented);
     let old = get(store, &keys::refresh_token_pk(&old_hash))
         .await?
@@ -190,6 +197,7 @@ async fn refresh_once(
                     session,
                     token,
                     expires_at: attr::opt_i64(&successor, ttl_attr()).unwrap_or(now),
+                    issued_ms: attr::opt_i64(&successor, ISSUED_MS).unwrap_or(now_ms),
                 })));
             }
         }
@@ -223,7 +231,7 @@ async fn refresh_once(
         .map_err(|e| Error::internal("build update", e))?;
     let items = vec![
         TransactWriteItem::builder().update(mark_rotated).build(),
-        put(table, token_item(&session, &token, expires_at))?,
+        put(table, token_item(&session, &token, expires_at, now_ms))?,
         TransactWriteItem::builder().update(extend_family).build(),
     ];
     let result = store
@@ -237,6 +245,7 @@ async fn refresh_once(
             session,
             token,
             expires_at,
+            issued_ms: now_ms,
         }))),
         Err(err) => {
             let reasons = cancellation_codes(&err);
@@ -333,7 +342,10 @@ pub async fn revoke_all_for_user(store: &Store, app_id: &str, user_id: &str) -> 
     }
 }
 
-fn token_item(session: &Session, token: &str, expires_at: i64) -> Item {
+/// Attribute of a token item: when it was issued, epoch milliseconds.
+const ISSUED_MS: &str = "issuedMs";
+
+fn token_item(session: &Session, token: &str, expires_at: i64, issued_ms: i64) -> Item {
     let mut item = Item::new();
     item.insert(
         SESSIONS.partition_key.into(),
@@ -343,6 +355,7 @@ fn token_item(session: &Session, token: &str, expires_at: i64) -> Item {
     item.insert("appId".into(), attr::s(&session.app_id));
     item.insert("userId".into(), attr::s(&session.user_id));
     item.insert(ttl_attr().into(), attr::n(expires_at));
+    item.insert(ISSUED_MS.into(), attr::n(issued_ms));
     item
 }
 

@@ -122,6 +122,28 @@ impl Standing {
     pub fn check_count(&self) -> usize {
         2 + usize::from(self.user.is_some())
     }
+
+    /// Sends a transaction whose items begin with `checks()`: a failed check
+    /// is the caller's refusal (401), any other failure an error of `action`.
+    pub async fn transact(
+        &self,
+        store: &Store,
+        items: Vec<TransactWriteItem>,
+        action: &str,
+    ) -> Result<()> {
+        match store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .lapse(&crate::sessions::cancellation_codes(&err))
+                .map_or_else(|| Error::sdk(action, err), Lapse::error)),
+        }
+    }
 }
 
 /// A write's context: the caller's standing, checked in the write's

@@ -179,8 +179,22 @@ pub const LIMITS: TableDef = TableDef {
     stream: false,
 };
 
+/// An app's open connections, by user: `appId`, `userId`. Only a
+/// connection's own item (`sk=META`) carries both attributes, so the index
+/// holds nothing else. Revocation finds what to close through it: a user's
+/// connections (`userId = :user`), an app's (the whole partition), a key's
+/// (the partition, filtered on `keyId`: keys are revoked rarely and an app
+/// has few). One index, not one per question: CloudFormation adds one GSI per
+/// table update.
+pub const CONNECTIONS_BY_APP: IndexDef = IndexDef {
+    name: "byApp",
+    partition_key: "appId",
+    sort_key: Some("userId"),
+};
+
 /// WebSocket connections and subscriptions, expired by TTL. Items:
-/// `pk=C#{connectionId}`, `sk=META` (the connection: app, user, role);
+/// `pk=C#{connectionId}`, `sk=META` (the connection: app, user, role, the API
+/// key it connected with and the management endpoint that reaches it);
 /// `pk=CH#{appId}#{channel}`, `sk={connectionId}` (lookup per app and channel);
 /// `pk=C#{connectionId}`, `sk=SUB#{channel}` (cleanup on disconnect).
 pub const CONNECTIONS: TableDef = TableDef {
@@ -189,7 +203,7 @@ pub const CONNECTIONS: TableDef = TableDef {
     output: "ConnectionsTableName",
     partition_key: "pk",
     sort_key: Some("sk"),
-    indexes: &[],
+    indexes: &[CONNECTIONS_BY_APP],
     ttl_attribute: Some("expiresAt"),
     stream: false,
 };

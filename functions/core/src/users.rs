@@ -148,11 +148,8 @@ fn too_deep(path: &str) -> Error {
 }
 
 fn dynamodb_number(n: &serde_json::Number) -> bool {
-    match n.as_f64() {
-        Some(x) if x == 0.0 => true,
-        Some(x) => x.is_finite() && (1e-130..1e126).contains(&x.abs()),
-        None => false,
-    }
+    n.as_f64()
+        .is_some_and(|x| x == 0.0 || (x.is_finite() && (1e-130..1e126).contains(&x.abs())))
 }
 
 /// Creates a user and its e-mail guard in one transaction: of concurrent
@@ -518,7 +515,7 @@ mod tests {
             deep = serde_json::json!([deep]);
         }
         // The profile itself is one level: the deepest nesting stored is 32.
-        assert!(validate_profile(&serde_json::json!({ "a": deep.clone() })).is_err());
+        assert!(validate_profile(&serde_json::json!({ "a": deep })).is_err());
         assert!(validate_profile(&serde_json::json!({ "a": deep[0].clone() })).is_ok());
         let huge: Value = serde_json::from_str(r#"{"n": {"m": [1e200]}}"#).unwrap();
         match validate_profile(&huge) {

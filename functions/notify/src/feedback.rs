@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(returned.notification_id.as_deref(), Some("n1"));
         assert_eq!(returned.at, "2017-08-05T00:41:02.000Z");
 
-        let mut transient = bounce.clone();
+        let mut transient = bounce;
         transient["bounce"]["bounceType"] = "Transient".into();
         assert_eq!(read(&transient), None);
 

@@ -1,7 +1,8 @@
-//! Pushes to WebSocket connections through API Gateway's management API (`PostToConnection`).
+//! Pushes to and closes WebSocket connections through API Gateway's management API (`PostToConnection`, `DeleteConnection`).
 
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::error::DisplayErrorContext;
+use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use ob_core::realtime::{Push, PushError};
@@ -10,6 +11,8 @@ use ob_core::realtime::{Push, PushError};
 #[derive(Debug, Clone)]
 pub struct ManagementApi {
     client: Client,
+    /// The endpoint, recorded with each connection this function opens.
+    endpoint: Option<String>,
 }
 
 impl ManagementApi {
@@ -19,11 +22,17 @@ impl ManagementApi {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint)
             .build();
-        Self::from_client(Client::from_conf(config))
+        Self {
+            client: Client::from_conf(config),
+            endpoint: Some(endpoint.to_owned()),
+        }
     }
 
     pub fn from_client(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            endpoint: None,
+        }
     }
 }
 
@@ -44,6 +53,26 @@ impl Push for ManagementApi {
             },
         }
     }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
+        let result = self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteConnectionError::GoneException(_)) => Err(PushError::Gone),
+                _ => Err(PushError::Failed(DisplayErrorContext(err).to_string())),
+            },
+        }
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +89,17 @@ mod tests {
         error_type: Option<&str>,
         body: &str,
     ) -> (ManagementApi, StaticReplayClient) {
+        replay("POST", "{\"type\":\"pong\"}", status, error_type, body)
+    }
+
+    /// The same for one request of `method` with `sent` as its body.
+    fn replay(
+        method: &str,
+        sent: &str,
+        status: u16,
+        error_type: Option<&str>,
+        body: &str,
+    ) -> (ManagementApi, StaticReplayClient) {
         let mut response = http::Response::builder().status(status);
         if let Some(kind) = error_type {
             response = response
@@ -68,9 +108,9 @@ mod tests {
         }
         let event = ReplayEvent::new(
             http::Request::builder()
-                .method("POST")
+                .method(method)
                 .uri("https://abc123.execute-api.eu-west-1.amazonaws.com/live/@connections/L0SM9cOFvHcCIhw%3D")
-                .body(SdkBody::from("{\"type\":\"pong\"}"))
+                .body(SdkBody::from(sent.to_owned()))
                 .unwrap(),
             response.body(SdkBody::from(body.to_owned())).unwrap(),
         );
@@ -112,6 +152,32 @@ mod tests {
             "{\"message\":\"User: arn:aws:sts::123456789012:assumed-role/x is not authorized\"}",
         );
         let err = denied.send("L0SM9cOFvHcCIhw=", "{\"type\":\"pong\"}").await;
+        assert!(matches!(err, Err(PushError::Failed(reason)) if reason.contains("not authorized")));
+    }
+
+    #[tokio::test]
+    async fn a_close_deletes_the_connection_and_gone_is_recognised() {
+        let (ok, http) = replay("DELETE", "", 204, None, "");
+        assert_eq!(ok.close("L0SM9cOFvHcCIhw=").await, Ok(()));
+        http.assert_requests_match(&[]);
+
+        let (gone, _) = replay(
+            "DELETE",
+            "",
+            410,
+            Some("GoneException"),
+            "{\"message\":null}",
+        );
+        assert_eq!(gone.close("L0SM9cOFvHcCIhw=").await, Err(PushError::Gone));
+
+        let (denied, _) = replay(
+            "DELETE",
+            "",
+            403,
+            Some("ForbiddenException"),
+            "{\"message\":\"User: arn:aws:iam::123456789012:user/ops is not authorized to perform: execute-api:ManageConnections\"}",
+        );
+        let err = denied.close("L0SM9cOFvHcCIhw=").await;
         assert!(matches!(err, Err(PushError::Failed(reason)) if reason.contains("not authorized")));
     }
 }

@@ -1,6 +1,6 @@
 //! A DynamoDB stream as a mapping's source: shards read in order from the starting position, records shaped as Lambda
 //! delivers them, a checkpoint that only moves past records the function handled, bisection on errors, and records
-//! dropped after `MaximumRetryAttempts` or `MaximumRecordAgeInSeconds`.
+//! dropped after `MaximumRetryAttempts` or `MaximumRecordAgeInSeconds`, described to the on-failure destination.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -9,9 +9,11 @@ use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 
+use super::on_failure::{Condition, DiscardedBatch, LastInvocation, OnFailureQueue};
 use super::stream_record::lambda_record;
 use super::{BatchOutcome, BatchSource, Record};
 use crate::events::{Event, EventBus};
+use crate::runtime::{Invocation, Outcome};
 
 /// How often a quiet stream is polled (Lambda polls a shard four times a second).
 const POLL: Duration = Duration::from_millis(250);
@@ -37,6 +39,11 @@ pub struct StreamSpec {
     /// `None`: retry until the records expire.
     pub max_retries: Option<u32>,
     pub max_record_age: Option<Duration>,
+    /// The mapped function's ARN, as the on-failure record names it.
+    pub function_arn: String,
+    /// `DestinationConfig.OnFailure.Destination`: the SQS queue that is told
+    /// which records were discarded; `None`: they are only reported.
+    pub on_failure: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +59,9 @@ struct Shard {
     bisected: Option<(usize, usize)>,
     /// A failed batch is retried from this moment.
     retry_at: Option<Instant>,
+    /// Invocations with the record at the head of the buffer, and the last of them.
+    invocations: u32,
+    last_invocation: Option<LastInvocation>,
 }
 
 /// Reads one table's stream for one mapping.
@@ -64,10 +74,21 @@ pub struct DynamoDbStream {
     discovered: Option<Instant>,
     /// The shard and size of the batch last handed out.
     in_flight: Option<(String, usize)>,
+    on_failure: Option<OnFailureQueue>,
 }
 
 impl DynamoDbStream {
-    pub fn new(client: Client, spec: StreamSpec, events: EventBus) -> Self {
+    /// `sqs` sends to the spec's on-failure destination, if it names one.
+    pub fn new(
+        client: Client,
+        sqs: aws_sdk_sqs::Client,
+        spec: StreamSpec,
+        events: EventBus,
+    ) -> Self {
+        let on_failure = spec
+            .on_failure
+            .clone()
+            .map(|arn| OnFailureQueue::new(sqs, arn));
         Self {
             client,
             spec,
@@ -75,6 +96,7 @@ impl DynamoDbStream {
             shards: BTreeMap::new(),
             discovered: None,
             in_flight: None,
+            on_failure,
         }
     }
 
@@ -179,24 +201,75 @@ impl DynamoDbStream {
         }
     }
 
-    /// Drops records older than `MaximumRecordAgeInSeconds`.
-    fn expire(&mut self) {
-        let events = &self.events;
+    /// Discards the records older than `MaximumRecordAgeInSeconds` (the oldest come first).
+    async fn expire(&mut self) {
         let Some(age) = self.spec.max_record_age else {
             return;
         };
         let oldest = time::OffsetDateTime::now_utc().unix_timestamp() - age.as_secs() as i64;
-        for shard in self.shards.values_mut() {
-            let before = shard.buffer.len();
-            shard.buffer.retain(|(_, created)| *created >= oldest);
-            if shard.buffer.len() < before {
-                events.send(Event::RecordsDiscarded {
-                    mapping: self.spec.mapping.clone(),
-                    count: before - shard.buffer.len(),
-                    reason: format!("older than MaximumRecordAgeInSeconds ({} s)", age.as_secs()),
-                });
+        let ids: Vec<String> = self.shards.keys().cloned().collect();
+        for id in ids {
+            let expired = self.shards.get(&id).map_or(0, |shard| {
+                shard
+                    .buffer
+                    .iter()
+                    .take_while(|(_, created)| *created < oldest)
+                    .count()
+            });
+            if expired > 0 {
+                let reason = format!("older than MaximumRecordAgeInSeconds ({} s)", age.as_secs());
+                self.discard(&id, expired, Condition::RecordAgeExceeded, reason)
+                    .await;
             }
         }
+    }
+
+    /// Drops the first `count` buffered records of shard `id`, reports them,
+    /// and describes them to the on-failure destination, as Lambda does.
+    async fn discard(&mut self, id: &str, count: usize, condition: Condition, reason: String) {
+        let Some(shard) = self.shards.get_mut(id) else {
+            return;
+        };
+        let count = count.min(shard.buffer.len());
+        let (Some((first, first_at)), Some((last, last_at))) = (
+            shard.buffer.front(),
+            shard.buffer.get(count.wrapping_sub(1)),
+        ) else {
+            return;
+        };
+        let batch = DiscardedBatch {
+            condition,
+            function_arn: self.spec.function_arn.clone(),
+            stream_arn: self.spec.stream_arn.clone(),
+            shard_id: id.to_owned(),
+            first: (first.id.clone(), *first_at),
+            last: (last.id.clone(), *last_at),
+            size: count,
+            invocations: shard.invocations,
+            last_invocation: shard.last_invocation.take(),
+        };
+        shard.invocations = 0;
+        shard.attempts = 0;
+        advance(shard, count);
+        let sent_to = match &mut self.on_failure {
+            Some(queue) => match queue
+                .send(&batch.record(time::OffsetDateTime::now_utc()))
+                .await
+            {
+                Ok(()) => Some(queue.arn().to_owned()),
+                Err(problem) => {
+                    log(&self.events, &self.spec.mapping, &problem);
+                    None
+                }
+            },
+            None => None,
+        };
+        self.events.send(Event::RecordsDiscarded {
+            mapping: self.spec.mapping.clone(),
+            count,
+            reason,
+            sent_to,
+        });
     }
 }
 
@@ -207,7 +280,7 @@ impl BatchSource for DynamoDbStream {
                 self.discover().await;
             }
             self.read(max).await;
-            self.expire();
+            self.expire().await;
             for (id, shard) in &mut self.shards {
                 if shard.buffer.is_empty() {
                     shard.waiting_since = None;
@@ -235,17 +308,24 @@ impl BatchSource for DynamoDbStream {
         }
     }
 
-    async fn settle(&mut self, outcome: &BatchOutcome) {
+    async fn settle(&mut self, outcome: &BatchOutcome, invocation: &Invocation) {
         let Some((id, size)) = self.in_flight.take() else {
             return;
         };
         let Some(shard) = self.shards.get_mut(&id) else {
             return;
         };
+        shard.invocations += 1;
+        shard.last_invocation = Some(LastInvocation {
+            request_id: invocation.request_id.clone(),
+            function_error: (!matches!(invocation.outcome, Outcome::Response(_)))
+                .then(|| "Unhandled".to_owned()),
+        });
         let retries_spent = |attempts: u32| self.spec.max_retries.is_some_and(|max| attempts > max);
         let discarded = match outcome {
             BatchOutcome::Succeeded => {
                 shard.attempts = 0;
+                shard.invocations = 0;
                 advance(shard, size);
                 None
             }
@@ -275,13 +355,8 @@ impl BatchSource for DynamoDbStream {
         };
         match discarded {
             Some((count, reason)) => {
-                self.events.send(Event::RecordsDiscarded {
-                    mapping: self.spec.mapping.clone(),
-                    count,
-                    reason,
-                });
-                shard.attempts = 0;
-                advance(shard, count);
+                self.discard(&id, count, Condition::RetryAttemptsExhausted, reason)
+                    .await;
             }
             None if shard.attempts > 0 => shard.retry_at = Some(Instant::now() + RETRY_DELAY),
             None => {}

@@ -10,6 +10,7 @@
 //! their visibility timeout.
 
 pub mod dynamodb_stream;
+pub mod on_failure;
 pub mod sqs_queue;
 mod stream_record;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::events::{Event, InvocationReport};
-use crate::runtime::{Outcome, Runtime};
+use crate::runtime::{Invocation, Outcome, Runtime};
 
 /// One mapping as the template declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +63,13 @@ pub trait BatchSource: Send + 'static {
         window: Duration,
     ) -> impl Future<Output = Vec<Record>> + Send;
 
-    /// Applies the function's answer to the batch `next_batch` returned last.
-    fn settle(&mut self, outcome: &BatchOutcome) -> impl Future<Output = ()> + Send;
+    /// Applies the function's answer to the batch `next_batch` returned last
+    /// (`invocation` is how the function was run: its request id, its outcome).
+    fn settle(
+        &mut self,
+        outcome: &BatchOutcome,
+        invocation: &Invocation,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// Runs a mapping until the task is dropped.
@@ -101,11 +107,11 @@ pub fn start<S: BatchSource>(
                     if ids.len() == 1 { "" } else { "s" }
                 ),
                 result,
-                request_id: invocation.request_id,
+                request_id: invocation.request_id.clone(),
                 duration: invocation.duration,
                 init: invocation.init,
             }));
-            source.settle(&outcome).await;
+            source.settle(&outcome, &invocation).await;
         }
     })
 }

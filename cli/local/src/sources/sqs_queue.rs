@@ -66,31 +66,14 @@ impl SqsQueue {
 
     /// `(region, account, name)` of the queue's ARN.
     fn arn_parts(&self) -> Option<(&str, &str, &str)> {
-        let mut parts = self.spec.queue_arn.splitn(6, ':');
-        match (parts.nth(3), parts.next(), parts.next()) {
-            (Some(region), Some(account), Some(name)) if !name.is_empty() => {
-                Some((region, account, name))
-            }
-            _ => None,
-        }
+        queue_arn_parts(&self.spec.queue_arn)
     }
 
     async fn url(&mut self) -> Result<String, String> {
         if let Some(url) = &self.url {
             return Ok(url.clone());
         }
-        let (_, account, name) = self
-            .arn_parts()
-            .ok_or_else(|| format!("{} is not an SQS queue ARN", self.spec.queue_arn))?;
-        let out = self
-            .client
-            .get_queue_url()
-            .queue_name(name)
-            .queue_owner_aws_account_id(account)
-            .send()
-            .await
-            .map_err(|err| format!("find queue {name}: {}", DisplayErrorContext(err)))?;
-        let url = out.queue_url().unwrap_or_default().to_owned();
+        let url = queue_url(&self.client, &self.spec.queue_arn).await?;
         self.url = Some(url.clone());
         Ok(url)
     }
@@ -214,6 +197,31 @@ impl SqsQueue {
     }
 }
 
+/// `(region, account, name)` of an SQS queue's ARN.
+pub(crate) fn queue_arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    match (parts.nth(3), parts.next(), parts.next()) {
+        (Some(region), Some(account), Some(name)) if !name.is_empty() => {
+            Some((region, account, name))
+        }
+        _ => None,
+    }
+}
+
+/// The URL of the queue `arn` names (`GetQueueUrl`).
+pub(crate) async fn queue_url(client: &Client, arn: &str) -> Result<String, String> {
+    let (_, account, name) =
+        queue_arn_parts(arn).ok_or_else(|| format!("{arn} is not an SQS queue ARN"))?;
+    let out = client
+        .get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(account)
+        .send()
+        .await
+        .map_err(|err| format!("find queue {name}: {}", DisplayErrorContext(err)))?;
+    Ok(out.queue_url().unwrap_or_default().to_owned())
+}
+
 impl BatchSource for SqsQueue {
     async fn next_batch(&mut self, max: usize, window: Duration) -> Vec<Record> {
         let mut batch = Vec::new();
@@ -243,7 +251,7 @@ impl BatchSource for SqsQueue {
         }
     }
 
-    async fn settle(&mut self, outcome: &BatchOutcome) {
+    async fn settle(&mut self, outcome: &BatchOutcome, _: &crate::runtime::Invocation) {
         if let Err(problem) = self.settle_batch(outcome).await {
             self.log(problem);
         }

@@ -5,9 +5,10 @@
 //! connections table only holds live connections (everything in it expires by
 //! TTL within hours), so it stays small. The filter is on the app-id-built
 //! prefix `CH#{appId}#`, so only this app's subscription items are returned.
-//! The connection items themselves (`C#{connectionId}`) carry no app id in their
-//! key; they are left to expire by TTL, and a connection without subscriptions
-//! receives nothing.
+//! The open connections themselves (`C#{connectionId}`) are closed and removed
+//! before the purge, found through the `byApp` index (`super::super::hangup`);
+//! this sweeps subscription items that index cannot reach (connections recorded
+//! before it, or left by a lost `$disconnect`).
 
 use std::collections::BTreeSet;
 

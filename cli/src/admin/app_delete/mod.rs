@@ -176,6 +176,10 @@ pub async fn run(global: &GlobalArgs, args: &AppDeleteArgs, project: &Project) -
             .await
             .map_err(|e| ctx.core_error("suspend the app", app_id, e))?;
     }
+    // Before the purge, so no connection of the app reads what is left meanwhile.
+    let closed = ctx
+        .close_connections(ob_core::realtime::revocation::Holder::App(app_id))
+        .await?;
     report.deleted = purge::run(&ctx, &loc, app_id).await?;
     apps::delete(&ctx.store, app_id)
         .await
@@ -190,10 +194,10 @@ pub async fn run(global: &GlobalArgs, args: &AppDeleteArgs, project: &Project) -
             bucket::NONCURRENT_DAYS
         ));
     }
-    report.notes.push(
-        "refresh-token items, failed-login counters and WebSocket connection items expire by their TTL"
-            .to_owned(),
-    );
+    report.notes.push(format!(
+        "{} open WebSocket connection(s) closed; refresh-token items and failed-login counters expire by their TTL",
+        closed.closed + closed.gone
+    ));
     output::emit(global.output, &report);
     Ok(exit::OK)
 }

@@ -120,11 +120,12 @@ async fn tokens(
     refresh: IssuedRefresh,
 ) -> Result<AuthResponse, ApiError> {
     let ttl = state.settings().access_ttl_secs;
-    let access_token = state.keys().await?.signer.issue_with(
+    let access_token = state.keys().await?.signer.issue_at(
         &user.user_id,
         &user.app_id,
         user.role,
         user.email_verified,
+        refresh.issued_ms,
         ttl,
     )?;
     Ok(AuthResponse {

@@ -7,7 +7,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ob_core::audit::{Actor, NewEntry};
 use ob_core::data::Caller;
 use ob_core::files::{self, DownloadUrl, FilePage, ListQuery, NewUpload, StageLimits, UploadUrl};
 use serde::Deserialize;
@@ -69,19 +68,6 @@ fn stage_limits(state: &AppState) -> StageLimits {
         max_upload_bytes: state.settings().max_upload_bytes,
         url_expiry: Duration::from_secs(state.settings().url_expiry_secs),
     }
-}
-
-async fn audit(state: &AppState, user: &AuthUser, client: Client, action: &str, key: &str) {
-    state
-        .audit(NewEntry {
-            app_id: user.key.app_id().to_owned(),
-            actor: Actor::User(user.claims.sub.clone()),
-            action: action.into(),
-            target: format!("file:{key}"),
-            changed_fields: Vec::new(),
-            origin: client.0,
-        })
-        .await;
 }
 
 /// A presigned PUT URL for a new file under `{appId}/{userId}/`. Size and type
@@ -217,9 +203,16 @@ async fn delete_file(
     let Query(params) =
         params.map_err(|_| ApiError::invalid("query", "only ?key= is accepted on delete"))?;
     let key = delete_key(params.key, &body)?;
-    let deleted =
-        files::delete(state.store(), state.files()?, &app_id, &caller(&user), &key).await?;
-    audit(&state, &user, client, "file.delete", &deleted.key).await;
+    // The audit entry is written with the standing checks, before the object goes.
+    files::delete(
+        state.store(),
+        &state.writer(&user, &client),
+        state.files()?,
+        &app_id,
+        &caller(&user),
+        &key,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -248,16 +248,20 @@ pub async fn download_url(
     })
 }
 
-/// Deletes the object, then its metadata (so a failure in between leaves a
-/// listed file that a retry deletes, never an unlisted object).
+/// Checks the writer's standing in one transaction with the delete's audit
+/// entry (a revoked key, a suspended app or a disabled or demoted user deletes
+/// nothing), then deletes the object, then its metadata (so a failure in
+/// between leaves a listed file that a retry deletes, never an unlisted object).
 pub async fn delete(
     store: &Store,
+    writer: &crate::standing::Writer,
     files: &FileStore,
     app_id: &str,
     caller: &Caller,
     key: &str,
 ) -> Result<FileItem> {
     let item = accessible(store, app_id, caller, key).await?;
+    store::record_delete(store, writer, &item.key).await?;
     files.delete(&item.key).await?;
     store::delete(store, app_id, &item.key).await?;
     Ok(item)

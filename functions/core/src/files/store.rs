@@ -107,18 +107,10 @@ pub async fn put_pending(
             .put(put)
             .build(),
     );
-    match store
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
+    writer
+        .standing
+        .transact(store, items, "record pending upload")
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) => Err(writer
-            .refusal(&crate::sessions::cancellation_codes(&err))
-            .unwrap_or_else(|| Error::sdk("record pending upload", err))),
-    }
 }
 
 /// One file's metadata; `None` when the key is unknown.
@@ -205,6 +197,20 @@ pub async fn drop_pending(store: &Store, app_id: &str, key: &str) -> Result<()> 
         Err(err) if is_conditional_failure(&err) => Ok(()),
         Err(err) => Err(Error::sdk("drop pending file", err)),
     }
+}
+
+/// The writer's checks and the `file.delete` audit entry in one transaction,
+/// before anything is deleted: refused (401) when the caller no longer stands.
+pub async fn record_delete(
+    store: &Store,
+    writer: &crate::standing::Writer,
+    key: &str,
+) -> Result<()> {
+    let items = writer.items(store, "file.delete", format!("file:{key}"), Vec::new())?;
+    writer
+        .standing
+        .transact(store, items, "record file delete")
+        .await
 }
 
 /// Deletes a file's metadata.

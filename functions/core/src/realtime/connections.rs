@@ -18,8 +18,9 @@ use crate::attr::{self, Item};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys::{channel_pk, connection_pk, subscription_sk};
+use crate::standing::Standing;
 use crate::store::Store;
-use crate::tables::CONNECTIONS;
+use crate::tables::{CONNECTIONS, CONNECTIONS_BY_APP};
 use crate::users::Role;
 
 use super::Channel;
@@ -36,6 +37,10 @@ const BATCH: usize = 25;
 const MAX_ATTEMPTS: u32 = 5;
 /// The subscription count on the connection's own item.
 const SUBS: &str = "subs";
+/// The API key a connection was opened with, on its own item.
+pub(super) const KEY_ID: &str = "keyId";
+/// The management endpoint that reaches a connection, on its own item.
+pub(super) const ENDPOINT: &str = "endpoint";
 
 /// An authenticated connection: who is on the other end, for which app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +48,11 @@ pub struct Connection {
     pub connection_id: String,
     pub app_id: String,
     pub user_id: String,
+    /// The API key the connection was opened with (revoking it closes the connection).
+    pub key_id: String,
+    /// The management API that reaches the connection (`WEBSOCKET_MANAGEMENT_URL`
+    /// of the function that recorded it), when its host knows one.
+    pub endpoint: Option<String>,
     /// The role of the latest access token; permission checks of the fan-out use it.
     pub role: Role,
     /// When the connection's items expire (API Gateway's 2-hour limit, plus slack).
@@ -96,8 +106,16 @@ fn role_of(item: &Item) -> Role {
 /// The connection's own item, as written at connect and at every `auth`.
 fn own_item(connection: &Connection) -> Item {
     let mut item = key(connection_pk(&connection.connection_id), META_SK);
-    item.insert("appId".into(), attr::s(&connection.app_id));
+    item.insert(
+        CONNECTIONS_BY_APP.partition_key.into(),
+        attr::s(&connection.app_id),
+    );
+    item.insert(KEY_ID.into(), attr::s(&connection.key_id));
+    if let Some(endpoint) = &connection.endpoint {
+        item.insert(ENDPOINT.into(), attr::s(endpoint));
+    }
     item.insert("authenticatedAt".into(), attr::s(clock::now_rfc3339()));
+    // `userId` (the index's sort key) comes with who is on it.
     who(&mut item, connection);
     item
 }
@@ -120,24 +138,42 @@ fn subscription_items(connection: &Connection, channel: &str) -> (Item, Item) {
 }
 
 /// Records a new connection, joined to its user's own channel (`user:<id>`),
-/// in one transaction.
-pub async fn open(store: &Store, connection: &Connection) -> Result<()> {
+/// in one transaction; with `standing`, only while the app is active, the key
+/// usable and the user enabled with a token issued after their
+/// `tokensValidAfter` (checked in the same transaction: a disabled user or a
+/// demoted admin cannot reconnect with the token they still hold). `None` only
+/// where the caller's standing was settled otherwise.
+pub async fn open(
+    store: &Store,
+    connection: &Connection,
+    standing: Option<&Standing>,
+) -> Result<()> {
     let table = store.connections_table()?;
     // The user's own channel is not counted: `subs` counts what the client subscribed to.
     let mut item = own_item(connection);
     item.insert(SUBS.into(), attr::n(0));
     let user_channel = Channel::User(connection.user_id.clone()).to_string();
     let (member, marker) = subscription_items(connection, &user_channel);
-    store
-        .client
-        .transact_write_items()
-        .transact_items(put_item(table, item)?)
-        .transact_items(put_item(table, member)?)
-        .transact_items(put_item(table, marker)?)
-        .send()
-        .await
-        .map_err(|e| Error::sdk("record connection", e))?;
-    Ok(())
+    let mut items = match standing {
+        Some(standing) => standing.checks(store)?,
+        None => Vec::new(),
+    };
+    items.extend([
+        put_item(table, item)?,
+        put_item(table, member)?,
+        put_item(table, marker)?,
+    ]);
+    match standing {
+        Some(standing) => standing.transact(store, items, "record connection").await,
+        None => store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("record connection", e)),
+    }
 }
 
 /// The connection, if it is still open (not removed, not past its expiry).
@@ -162,6 +198,9 @@ pub async fn get(store: &Store, connection_id: &str) -> Result<Option<Connection
         connection_id: connection_id.to_owned(),
         app_id: attr::get_s(item, "appId")?,
         user_id: attr::get_s(item, "userId")?,
+        // Connections recorded before keys were kept have none: they cannot re-`auth`.
+        key_id: attr::opt_s(item, KEY_ID).unwrap_or_default(),
+        endpoint: attr::opt_s(item, ENDPOINT),
         role: role_of(item),
         expires_at,
         token_expires_at: attr::opt_i64(item, "tokenExp").unwrap_or(0),
@@ -315,8 +354,14 @@ pub async fn subscribe(store: &Store, connection: &Connection, channel: &Channel
 }
 
 /// Replaces who is on a connection (a fresh token: new role and token expiry)
-/// on its own item and on every member item, so the fan-out sees it at once.
-pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()> {
+/// on its own item and on every member item, so the fan-out sees it at once;
+/// in one transaction with `standing`'s checks (the fresh token's user enabled
+/// and the token newer than their `tokensValidAfter`, key and app usable).
+pub async fn reauthenticate(
+    store: &Store,
+    connection: &Connection,
+    standing: &Standing,
+) -> Result<()> {
     let table = store.connections_table()?;
     // The own item is updated, not replaced, so its subscription count stays.
     let own = Update::builder()
@@ -334,24 +379,18 @@ pub async fn reauthenticate(store: &Store, connection: &Connection) -> Result<()
         .expression_attribute_values(":at", attr::s(clock::now_rfc3339()))
         .build()
         .map_err(|e| Error::internal("build connection update", e))?;
-    let mut writes = vec![TransactWriteItem::builder().update(own).build()];
+    let mut writes = standing.checks(store)?;
+    writes.push(TransactWriteItem::builder().update(own).build());
     for channel in subscriptions(store, &connection.connection_id).await? {
         let mut member = key(
             channel_pk(&connection.app_id, &channel),
             &connection.connection_id,
         );
         who(&mut member, connection);
-        // At most 1 + MAX_SUBSCRIPTIONS items; one transaction holds 100.
+        // At most 3 + 1 + MAX_SUBSCRIPTIONS items; one transaction holds 100.
         writes.push(put_item(table, member)?);
     }
-    store
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(writes))
-        .send()
-        .await
-        .map_err(|e| Error::sdk("refresh connection", e))?;
-    Ok(())
+    standing.transact(store, writes, "refresh connection").await
 }
 
 /// Unsubscribes; idempotent. The marker's delete is conditional on it

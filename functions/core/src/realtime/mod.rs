@@ -9,6 +9,7 @@
 mod channel;
 pub mod connections;
 pub mod fanout;
+pub mod revocation;
 pub mod sends;
 mod session;
 
@@ -65,11 +66,28 @@ pub async fn push_to_user<P: Push>(
     Ok(report)
 }
 
-/// Sends one text message to one connection.
+/// Sends one text message to one connection, and closes connections.
 pub trait Push: Send + Sync {
     fn send(
         &self,
         connection_id: &str,
         message: &str,
     ) -> impl Future<Output = Result<(), PushError>> + Send;
+
+    /// Closes a connection (API Gateway's `DeleteConnection`); `Gone` when it
+    /// was not open. A transport that cannot close says so.
+    fn close(&self, connection_id: &str) -> impl Future<Output = Result<(), PushError>> + Send {
+        let _ = connection_id;
+        async {
+            Err(PushError::Failed(
+                "this transport cannot close connections".into(),
+            ))
+        }
+    }
+
+    /// The management endpoint that reaches this transport's connections,
+    /// recorded with each connection so whoever revokes access can close it.
+    fn endpoint(&self) -> Option<&str> {
+        None
+    }
 }

@@ -15,6 +15,7 @@ use crate::data::{self, Caller};
 use crate::error::{Error, Result};
 use crate::scopes::Scope;
 use crate::signing::Keyring;
+use crate::standing::Standing;
 use crate::store::Store;
 use crate::{api_keys, realtime::fanout};
 
@@ -86,7 +87,8 @@ pub fn error_reply(err: &Error, request_id: &str, id: Option<&Value>) -> Value {
 
 impl<P: Push> Realtime<P> {
     /// Authenticates a new connection (API key of an active app, and an access
-    /// token of that app) and records it. Every failure is `Unauthorized`,
+    /// token of that app whose user is enabled and was issued after the user's
+    /// `tokensValidAfter`) and records it. Every failure is `Unauthorized`,
     /// except a key without the `realtime` scope and a browser `origin` that is
     /// neither the stage's nor the app's (`Forbidden`).
     pub async fn connect(
@@ -120,15 +122,22 @@ impl<P: Push> Realtime<P> {
         if let Some(origin) = origin {
             self.check_origin(&app, origin).await?;
         }
+        let standing = Standing {
+            app_id: key.app_id.clone(),
+            key_id: key.key_id.clone(),
+            user: Some((claims.sub.clone(), claims.issued_ms())),
+        };
         let connection = Connection {
             connection_id: connection_id.to_owned(),
             app_id: key.app_id,
             user_id: claims.sub,
+            key_id: key.key_id,
+            endpoint: self.push.endpoint().map(str::to_owned),
             role: claims.role,
             expires_at: clock::now_epoch() + CONNECTION_TTL_SECS,
             token_expires_at: claims.exp,
         };
-        connections::open(&self.store, &connection).await?;
+        connections::open(&self.store, &connection, Some(&standing)).await?;
         let opened = RealtimeActivity {
             connections: 1,
             ..RealtimeActivity::default()
@@ -250,9 +259,20 @@ impl<P: Push> Realtime<P> {
                 "the token must be of the same user and app as the connection; reconnect to switch users".into(),
             ));
         }
+        if connection.key_id.is_empty() {
+            // Recorded before connections kept their key: nothing to check the key against.
+            return Err(Error::Unauthorized(
+                "this connection predates key checks; reconnect".into(),
+            ));
+        }
+        let standing = Standing {
+            app_id: connection.app_id.clone(),
+            key_id: connection.key_id.clone(),
+            user: Some((claims.sub.clone(), claims.issued_ms())),
+        };
         connection.role = claims.role;
         connection.token_expires_at = claims.exp;
-        connections::reauthenticate(&self.store, &connection).await?;
+        connections::reauthenticate(&self.store, &connection, &standing).await?;
         Ok(json!({"type": "authenticated", "expiresAt": clock::epoch_to_rfc3339(claims.exp)}))
     }
 

@@ -69,7 +69,7 @@ pub fn from_change(change: &StreamChange) -> Result<Option<Event>> {
 
 /// An auth event (`auth.user.created`, …) about one user; `id` is the
 /// audit entry's id, so the same action always gives the same event.
-pub fn auth(id: &str, app_id: &str, event_type: EventType, user: Value) -> Event {
+pub fn auth(id: &str, app_id: &str, event_type: EventType, user: &Value) -> Event {
     let data = json!({"appId": app_id, "user": user});
     let body = envelope(event_type, &clock::now_rfc3339(), data, |data| {
         data["user"] = Value::Null;
