@@ -135,7 +135,10 @@ async fn a_reset_link_works_once_and_ends_every_session() {
         .send(confirm(token.clone(), "another password"))
         .await
         .expect(StatusCode::FORBIDDEN);
-    assert_eq!(again.body["error"]["code"], "forbidden", "a link works once");
+    assert_eq!(
+        again.body["error"]["code"], "forbidden",
+        "a link works once"
+    );
 
     api.login(&app, "ann@example.com", OLD)
         .await

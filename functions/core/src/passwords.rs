@@ -35,7 +35,11 @@ fn bcrypt_input(password: &str) -> Vec<u8> {
         return password.as_bytes().to_vec();
     }
     let mut input = vec![0xFF];
-    input.extend_from_slice(STANDARD.encode(Sha256::digest(password.as_bytes())).as_bytes());
+    input.extend_from_slice(
+        STANDARD
+            .encode(Sha256::digest(password.as_bytes()))
+            .as_bytes(),
+    );
     input
 }
 

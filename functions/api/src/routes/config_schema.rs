@@ -30,7 +30,17 @@ fn piece(names: &str, one_line: bool) -> String {
         (WHITE_SPACE, "[^{]")
     };
     [
-        "(?:", other, r"|\{", other, r"|\{$|\{\{[", ws, "]*(?:", names, ")[", ws, r"]*\}\})",
+        "(?:",
+        other,
+        r"|\{",
+        other,
+        r"|\{$|\{\{[",
+        ws,
+        "]*(?:",
+        names,
+        ")[",
+        ws,
+        r"]*\}\})",
     ]
     .concat()
 }
@@ -39,7 +49,11 @@ fn piece(names: &str, one_line: bool) -> String {
 fn part(names: &str, one_line: bool, link: bool) -> String {
     let piece = piece(names, one_line);
     if link {
-        let ws = if one_line { WHITE_SPACE_ONE_LINE } else { WHITE_SPACE };
+        let ws = if one_line {
+            WHITE_SPACE_ONE_LINE
+        } else {
+            WHITE_SPACE
+        };
         format!(r"^{piece}*\{{\{{[{ws}]*link[{ws}]*\}}\}}{piece}*$")
     } else {
         format!("^{piece}*$")
@@ -115,9 +129,10 @@ pub(crate) fn config_rules(doc: &mut Value) {
                 "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}},
         });
     }
-    if let Some(types) = schemas.get_mut("UploadLimits").and_then(|u| {
-        u.pointer_mut("/properties/allowedMimeTypes")
-    }) {
+    if let Some(types) = schemas
+        .get_mut("UploadLimits")
+        .and_then(|u| u.pointer_mut("/properties/allowedMimeTypes"))
+    {
         types["maxItems"] = json!(MAX_MIME_TYPES);
         types["items"]["pattern"] = json!(r"^[A-Za-z0-9.+-]{1,64}/(?:\*|[A-Za-z0-9.+-]{1,128})$");
     }
@@ -179,7 +194,11 @@ fn resolve<'a>(schemas: &'a Value, schema: &'a Value) -> &'a Value {
     {
         return schemas.get(name).map_or(schema, |s| resolve(schemas, s));
     }
-    if let Some([one, other]) = schema.get("oneOf").and_then(Value::as_array).map(Vec::as_slice) {
+    if let Some([one, other]) = schema
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         if other.get("type") == Some(&json!("null")) {
             return resolve(schemas, one);
         }
@@ -192,9 +211,7 @@ fn patch_of(schemas: &Value, schema: &Value, nullable: bool) -> Value {
     let object = schema.get("type").is_some_and(|t| {
         t == "object" || t.as_array().is_some_and(|ts| ts.contains(&json!("object")))
     }) && schema.get("anyOf").is_none();
-    let entries = schema
-        .get("additionalProperties")
-        .filter(|a| a.is_object());
+    let entries = schema.get("additionalProperties").filter(|a| a.is_object());
     let fields = schema.get("properties").and_then(Value::as_object);
     let patch = match (object, entries, fields) {
         // A map: each entry's patch, or null to remove it; fixed entries (the

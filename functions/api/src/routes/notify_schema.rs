@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 /// An e-mail address as `ob_core::users::normalize_email` takes it (the register route's pattern).
-const EMAIL: &str =
-    r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$";
+const EMAIL: &str = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$";
 
 pub(crate) fn notify_rules(doc: &mut Value) {
     let Some(request) = doc.pointer_mut("/components/schemas/NotifyRequest") else {
@@ -15,7 +14,10 @@ pub(crate) fn notify_rules(doc: &mut Value) {
         json!({"type": "object", "required": [name], "properties": {name: value},
             "additionalProperties": false})
     };
-    let user = recipient("userId", json!({"type": "string", "pattern": "^[!-~]{1,64}$"}));
+    let user = recipient(
+        "userId",
+        json!({"type": "string", "pattern": "^[!-~]{1,64}$"}),
+    );
     let email = recipient(
         "email",
         json!({"type": "string", "maxLength": 254, "pattern": EMAIL}),
@@ -25,15 +27,12 @@ pub(crate) fn notify_rules(doc: &mut Value) {
         json!({"type": "string", "pattern": r"^\+[1-9][0-9]{7,14}$"}),
     );
     let to = |items: Value| json!({"items": items});
-    let channel = |name: &str, items: Value| {
-        json!({"properties": {"channel": {"const": name}, "to": to(items)}})
-    };
+    let channel = |name: &str, items: Value| json!({"properties": {"channel": {"const": name}, "to": to(items)}});
     request["properties"]["to"] = json!({
         "type": "array", "minItems": 1, "maxItems": 50, "uniqueItems": true,
         "description": "1 to 50 distinct recipients: `{\"userId\"}` (email, realtime), `{\"email\"}` (email), `{\"phone\"}` (sms, E.164)",
     });
-    request["properties"]["template"] =
-        json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$",
+    request["properties"]["template"] = json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$",
             "description": "A template of the app's config (`notifications.templates.<name>`)…"});
     request["properties"]["variables"] = json!({
         "type": ["object", "null"], "maxProperties": 50,

@@ -18,10 +18,11 @@ use crate::store::Store;
 use crate::tables::CONFIG;
 
 pub use notifications::{AuthConfig, MAX_TEMPLATES, NotificationsConfig, RequireVerifiedEmail};
+pub use settings::{MAX_SETTINGS_BYTES, Settings, merge_patch};
 pub use validate::{
     MAX_FIELDS_PER_RESOURCE, MAX_FLAGS, MAX_MIME_TYPES, MAX_ORIGINS, MAX_RESOURCES,
+    integral_floats_to_integers,
 };
-pub use settings::{MAX_SETTINGS_BYTES, Settings, merge_patch};
 
 /// Upper bound of `uploads.maxBytes`: S3's single presigned PUT limit.
 pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -397,7 +398,8 @@ pub async fn patch(
         let mut json =
             serde_json::to_value(&current.body).map_err(|e| Error::internal("encode config", e))?;
         merge_patch(&mut json, changes);
-        let body = ConfigBody::from_json(json).map_err(|err| validate::patch_refusal(changes, err))?;
+        let body =
+            ConfigBody::from_json(json).map_err(|err| validate::patch_refusal(changes, err))?;
         match put(store, app_id, body, Some(current.version)).await {
             Err(Error::PreconditionFailed { .. })
                 if expected_version.is_none() && attempt < PATCH_ATTEMPTS =>

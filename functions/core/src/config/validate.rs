@@ -156,26 +156,38 @@ fn uploads(config: &ConfigBody) -> Result<()> {
 /// only from integer literals, so they are rewritten before the config is read.
 /// `settings`, the app's own values, are kept as written.
 pub(super) fn integral_floats_as_integers(config: &mut Value) {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Number(n) if n.is_f64() => {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                // Within ±2^53 every integer is exact in an f64.
-                if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
-                    #[allow(clippy::cast_possible_truncation)]
-                    let int = f as i64;
-                    *n = Number::from(int);
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            Value::Object(map) => map.values_mut().for_each(walk),
-            _ => {}
+    if let Value::Object(map) = config {
+        for (_, value) in map
+            .iter_mut()
+            .filter(|(key, _)| key.as_str() != SETTINGS_KEY)
+        {
+            integral_floats_to_integers(value);
         }
     }
-    if let Value::Object(map) = config {
-        map.iter_mut()
-            .filter(|(key, _)| key.as_str() != SETTINGS_KEY)
-            .for_each(|(_, value)| walk(value));
+}
+
+/// Rewrites every number with no fraction written as a float (within ±2^53,
+/// where each is exact) as that integer; whether it rewrote any.
+pub fn integral_floats_to_integers(value: &mut Value) -> bool {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                let int = f as i64;
+                *n = Number::from(int);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, item| integral_floats_to_integers(item) || any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, item| integral_floats_to_integers(item) || any),
+        _ => false,
     }
 }
 

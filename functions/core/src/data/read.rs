@@ -123,11 +123,7 @@ pub async fn list(
         ),
         None => (records_pk(app_id, resource), ListSource::Partition),
     };
-    let mut start = query
-        .cursor
-        .as_deref()
-        .map(cursor::decode)
-        .transpose()?;
+    let mut start = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut items = Vec::new();
     let mut examined = 0;
     let mut examined_bytes = 0;
