@@ -198,10 +198,9 @@ fn resolve<'a>(schemas: &'a Value, schema: &'a Value) -> &'a Value {
         .get("oneOf")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
+        && other.get("type") == Some(&json!("null"))
     {
-        if other.get("type") == Some(&json!("null")) {
-            return resolve(schemas, one);
-        }
+        return resolve(schemas, one);
     }
     schema
 }

@@ -181,12 +181,20 @@ pub fn integral_floats_to_integers(value: &mut Value) -> bool {
                 false
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |any, item| integral_floats_to_integers(item) || any),
-        Value::Object(map) => map
-            .values_mut()
-            .fold(false, |any, item| integral_floats_to_integers(item) || any),
+        Value::Array(items) => {
+            let mut any = false;
+            for item in items {
+                any |= integral_floats_to_integers(item);
+            }
+            any
+        }
+        Value::Object(map) => {
+            let mut any = false;
+            for item in map.values_mut() {
+                any |= integral_floats_to_integers(item);
+            }
+            any
+        }
         _ => false,
     }
 }
