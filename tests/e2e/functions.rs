@@ -219,7 +219,7 @@ fn a_stage_may_only_size_functions_that_exist() {
         "{err}"
     );
     assert!(
-        err.contains("auth, data, files, admin, realtime, notify"),
+        err.contains("auth, data, files, admin, realtime, notify, webhooks"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);

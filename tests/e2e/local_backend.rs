@@ -344,6 +344,8 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
     a_push_to_a_closed_connection_is_gone(emu, &server, &base, carol_ws).await;
     crate::local_outbox::password_reset_through_the_outbox(&server, &base, &demo_key).await;
     crate::local_outbox::notify_commands(emu, &server);
+    crate::local_webhooks::data_changes_reach_the_receiver(emu, &server, &base, &demo_key, &ada)
+        .await;
     the_example_page_is_served(&base).await;
     revoking_access_closes_open_sockets(emu, &base, &demo_key, &rival_key, &carol).await;
     crate::openapi_conformance::schemathesis_finds_nothing(emu, &base).await;

@@ -71,7 +71,8 @@ fn artifact_keys_and_signing_key_are_parameters_without_defaults() {
             "FilesCodeKey",
             "AdminCodeKey",
             "RealtimeCodeKey",
-            "NotifyCodeKey"
+            "NotifyCodeKey",
+            "WebhooksCodeKey"
         ]
     );
     for (name, param) in params {
@@ -179,7 +180,7 @@ fn wrong_types_missing_keys_and_bad_values_are_explained() {
             .replace("- https://dev.example.com", "- https://dev.example.com/")
     });
     let values = stage::load(&p3, "values").expect_err("values").to_string();
-    assert!(values.contains("has 7 invalid settings"), "{values}");
+    assert!(values.contains("has 8 invalid settings"), "{values}");
     assert!(
         values.contains(
             "lambda.functions.notify.timeoutSeconds: 45 s is above 30 s: NotifyQueue hides a received message for 180 s"

@@ -224,6 +224,7 @@ fn each_role_names_only_its_own_resources_and_never_wildcards() {
             "files" => &["FilesBucket"],
             "realtime" => &["WebSocketApi", "RealtimeFailedBatches"],
             "notify" => &["WebSocketApi"],
+            "webhooks" => &["WebhookDeadLetterQueue"],
             _ => &[],
         }
     };

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 use ob_core::webhooks::deliveries::{self, DeliveryState};
+use ob_core::webhooks::queue::Work;
 use ob_core::webhooks::send::Attempt;
+use ob_core::webhooks::worker::Job;
 use ob_core::webhooks::{EventType, SigningSecret, SubscriptionState, signing, store};
 use ob_tests::emulator::emulator;
 use ob_tests::obctl::obctl;
@@ -235,6 +237,83 @@ async fn subscriptions_from_add_to_app_deletion() {
         "{}",
         text.stdout
     );
+
+    // redeliver: the same delivery queued again from attempt 1, through the webhook queue.
+    let again = json_run(
+        &emu,
+        &[
+            "webhooks",
+            "redeliver",
+            "--app",
+            "shop",
+            &failing.delivery_id,
+        ],
+    );
+    assert_eq!(again["action"], "redelivered");
+    assert_eq!(again["eventId"], "evt_bad");
+    assert_eq!(again["subscriptionId"], id.as_str());
+    let pending = deliveries::get(&store, "shop", &failing.delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(pending.state, DeliveryState::Pending);
+    assert_eq!(pending.next_retry_at, None);
+    let outputs = crate::admin::stack_outputs(&emu).await;
+    let received = aws_sdk_sqs::Client::new(&emu.sdk_config().await)
+        .receive_message()
+        .queue_url(&outputs[ob_core::queues::WEBHOOK_DELIVERIES.output])
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let queued: Vec<Job> = received
+        .messages()
+        .iter()
+        .filter_map(|m| Work::parse(m.body().unwrap_or_default()))
+        .filter_map(|w| match w {
+            Work::Attempt(job) => Some(job),
+            Work::Event(_) => None,
+        })
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(
+        (queued[0].delivery_id.as_str(), queued[0].attempt),
+        (failing.delivery_id.as_str(), 1)
+    );
+    fails_with(
+        &obctl(
+            &emu,
+            &[
+                "webhooks",
+                "redeliver",
+                "--stage",
+                "local",
+                "--app",
+                "shop",
+                "d_nope",
+            ],
+        ),
+        &[
+            "webhook delivery d_nope not found in app shop",
+            "obctl webhooks deliveries --stage local --app shop",
+        ],
+    );
+    json_run(&emu, &["webhooks", "disable", "--app", "shop", &id]);
+    fails_with(
+        &obctl(
+            &emu,
+            &[
+                "webhooks",
+                "redeliver",
+                "--stage",
+                "local",
+                "--app",
+                "shop",
+                &ok_delivery.delivery_id,
+            ],
+        ),
+        &["which is disabled", "obctl webhooks enable"],
+    );
+    json_run(&emu, &["webhooks", "enable", "--app", "shop", &id]);
 
     // remove.
     let removed = json_run(&emu, &["webhooks", "remove", "--app", "shop", &id]);

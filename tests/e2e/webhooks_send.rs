@@ -28,6 +28,36 @@ pub(crate) fn slot(secret: &SigningSecret) -> SecretSlot {
     slot
 }
 
+/// What a receiver checks, with the spec's algorithm (HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}`, 5 minutes' tolerance): the `webhook-id`, and
+/// whether the signature verifies with `secret`.
+pub(crate) fn verify_request(
+    secret: Option<&SigningSecret>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (String, bool) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let id = header("webhook-id");
+    let verified = secret.is_some_and(|secret| {
+        signing::verify(
+            secret,
+            &id,
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            body,
+            ob_core::clock::now_epoch(),
+        )
+        .is_ok()
+    });
+    (id, verified)
+}
+
 /// A receiver on a free loopback port answering `statuses` in turn (then 200),
 /// verifying every request with the slot's secret. Returns its base URL.
 pub(crate) async fn receiver(secret: SecretSlot, statuses: Vec<StatusCode>, seen: Seen) -> String {
@@ -40,26 +70,7 @@ pub(crate) async fn receiver(secret: SecretSlot, statuses: Vec<StatusCode>, seen
                 let answers = answers.clone();
                 let secret = secret.clone();
                 async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    let id = header("webhook-id");
-                    let now = ob_core::clock::now_epoch();
-                    let verified = secret.get().is_some_and(|secret| {
-                        signing::verify(
-                            secret,
-                            &id,
-                            &header("webhook-timestamp"),
-                            &header("webhook-signature"),
-                            &body,
-                            now,
-                        )
-                        .is_ok()
-                    });
+                    let (id, verified) = verify_request(secret.get(), &headers, &body);
                     seen.lock().unwrap().push((id, verified));
                     let status = answers.lock().unwrap().next().unwrap_or(StatusCode::OK);
                     (status, "receiver says hi").into_response()

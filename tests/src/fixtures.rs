@@ -292,6 +292,10 @@ impl Api {
                 calls.sqs(&sdk),
                 &queues[ob_core::queues::NOTIFY.logical_id],
             )),
+            webhooks: Some(ob_core::webhooks::queue::WebhookQueue::new(
+                calls.sqs(&sdk),
+                &queues[ob_core::queues::WEBHOOK_DELIVERIES.logical_id],
+            )),
         };
         let metrics = ob_metrics::Recorder::default();
         let published = ob_metrics::Metrics::new(

@@ -35,6 +35,9 @@ pub fn lines(event: &Event, pids: &mut BTreeMap<(String, u32), u32>) -> Vec<Stri
         Event::Log(log) if log.stream == Stream::Stdout && super::metrics::is_emf(&log.text) => {
             Vec::new()
         }
+        Event::Log(log) if let Some(line) = webhook_attempt(&log.text) => {
+            vec![format!("{:<NAME$}> {line}", log.function)]
+        }
         Event::Log(log) => {
             let mark = if log.stream == Stream::Stderr {
                 '!'
@@ -95,6 +98,31 @@ pub fn lines(event: &Event, pids: &mut BTreeMap<(String, u32), u32>) -> Vec<Stri
         }],
         Event::SourceError { mapping, problem } => vec![format!("{mapping}: {problem}")],
     }
+}
+
+/// The webhooks function's line after an attempt, as one readable line:
+/// `sub_… data.created → 500 in 12 ms (attempt 1: retry 2 due at …)`.
+fn webhook_attempt(text: &str) -> Option<String> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let line: serde_json::Value = serde_json::from_str(text).ok()?;
+    let fields = &line["fields"];
+    if fields["message"] != ob_core::webhooks::worker::ATTEMPT_LOG_MESSAGE {
+        return None;
+    }
+    let text = |name: &str| fields[name].as_str().unwrap_or("?").to_owned();
+    let error = fields["error"].as_str().filter(|e| !e.is_empty());
+    Some(format!(
+        "{} {} → {} in {} ms{} (attempt {}: {})",
+        text("subscription"),
+        text("event_type"),
+        text("status"),
+        fields["duration_ms"].as_u64().unwrap_or_default(),
+        error.map_or_else(String::new, |e| format!(", {e}")),
+        fields["attempt"].as_u64().unwrap_or_default(),
+        text("outcome"),
+    ))
 }
 
 /// Prints a line; a closed stdout (the reader went away) is not an error worth dying for.
@@ -186,6 +214,28 @@ mod tests {
         assert!(
             lines(&emf, &mut pids).is_empty(),
             "EMF lines are counted, not printed"
+        );
+    }
+
+    #[test]
+    fn webhook_attempts_are_one_readable_line() {
+        let mut pids = BTreeMap::new();
+        let attempt = serde_json::json!({"level": "INFO", "target": "ob_webhooks", "fields": {
+            "message": ob_core::webhooks::worker::ATTEMPT_LOG_MESSAGE, "app_id": "demo",
+            "subscription": "sub_1", "event_type": "data.created", "delivery": "d1",
+            "webhook_id": "evt_9", "attempt": 1, "status": "500", "error": "",
+            "duration_ms": 12, "outcome": "retry 2 due at 2027-01-01T00:00:05Z"}});
+        let log = Event::Log(ob_local::LogLine {
+            function: "webhooks".into(),
+            instance: 1,
+            stream: Stream::Stdout,
+            text: attempt.to_string(),
+        });
+        assert_eq!(
+            lines(&log, &mut pids),
+            [
+                "webhooks> sub_1 data.created → 500 in 12 ms (attempt 1: retry 2 due at 2027-01-01T00:00:05Z)"
+            ]
         );
     }
 }

@@ -172,6 +172,8 @@ async fn backend(
     let services = Services {
         files: Some(files),
         notify: Some(NotifyQueue::new(aws.sqs(), &queue_url)),
+        // In one process nothing runs the webhooks function: no events queued for it.
+        webhooks: None,
     };
     let api = AppState::with_services(store.clone(), services, &signing_key, settings.clone())
         .map_err(fail)?

@@ -58,6 +58,15 @@ pub fn stage_vars(stage: &Stage) -> Vars {
             "false"
         },
     );
+    put(
+        &mut v,
+        "webhooksAllowLocalTargets",
+        if c.webhooks.allow_local_targets {
+            "true"
+        } else {
+            "false"
+        },
+    );
     put(&mut v, "throttleRateLimit", c.api.throttling.rate_limit);
     put(&mut v, "throttleBurstLimit", c.api.throttling.burst_limit);
     put(

@@ -9,6 +9,7 @@ use ob_core::files::FileStore;
 use ob_core::notify::NotifyQueue;
 use ob_core::signing::{Keyring, SigningKeys};
 use ob_core::throttle::Policy;
+use ob_core::webhooks::queue::WebhookQueue;
 use ob_core::{Error, Result, Store, Tables};
 use ob_metrics::Metrics;
 
@@ -195,6 +196,8 @@ pub struct Services {
     pub files: Option<FileStore>,
     /// The notify queue (account e-mails and `POST /notify`).
     pub notify: Option<NotifyQueue>,
+    /// The webhook queue (auth events for the app's webhooks).
+    pub webhooks: Option<WebhookQueue>,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -208,6 +211,8 @@ struct Inner {
     files: Option<FileStore>,
     /// The notify queue, when the host sends account e-mails or notifications.
     notify: Option<NotifyQueue>,
+    /// The webhook queue, when the host emits auth events.
+    webhooks: Option<WebhookQueue>,
     /// The token signer and the refresh-successor key (a Lambda reads them on first use).
     keys: Keyring,
     settings: Settings,
@@ -241,7 +246,7 @@ impl AppState {
     ) -> Result<Self> {
         let services = Services {
             files,
-            notify: None,
+            ..Services::default()
         };
         Self::with_services(store, services, signing_key, settings)
     }
@@ -258,11 +263,16 @@ impl AppState {
     }
 
     fn with_keys(store: Store, services: Services, keys: Keyring, settings: Settings) -> Self {
-        let Services { files, notify } = services;
+        let Services {
+            files,
+            notify,
+            webhooks,
+        } = services;
         Self(Arc::new(Inner {
             store,
             files,
             notify,
+            webhooks,
             keys,
             settings,
             metrics: Metrics::discard(),
@@ -302,6 +312,9 @@ impl AppState {
             notify: env
                 .queue(&ob_core::queues::NOTIFY)
                 .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            webhooks: env
+                .queue(&ob_core::queues::WEBHOOK_DELIVERIES)
+                .map(|url| WebhookQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         };
         Ok(Self::with_keys(store, services, keys, settings).with_metrics(function_metrics(env)))
     }
@@ -513,6 +526,19 @@ impl AppState {
 impl AppState {
     /// Writes an audit entry. A failed write is logged, not returned: the state
     /// change it describes has already happened and must not be reported as failed.
+    /// Queues an auth event for the app's webhooks (the webhooks function fans
+    /// it out and delivers; nothing here calls a receiver). The action it
+    /// reports has happened, so a refused send is logged, not the request failed.
+    pub(crate) async fn emit_webhook_event(&self, event: ob_core::webhooks::events::Event) {
+        let Some(queue) = &self.0.webhooks else {
+            return;
+        };
+        let work = ob_core::webhooks::queue::Work::Event(event);
+        if let Err(err) = queue.send(&work, 0).await {
+            tracing::error!(error = %err, "could not queue a webhook event");
+        }
+    }
+
     pub(crate) async fn audit(&self, entry: ob_core::audit::NewEntry) {
         let action = entry.action.clone();
         if let Err(err) =

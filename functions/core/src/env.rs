@@ -274,6 +274,12 @@ pub const SMS_DAILY_QUOTA: EnvVar = EnvVar {
     },
 };
 
+/// Whether webhooks may go to `http://` and loopback targets (`webhooks.allowLocalTargets`, `local` only).
+pub const WEBHOOKS_ALLOW_LOCAL_TARGETS: EnvVar = EnvVar {
+    name: "WEBHOOKS_ALLOW_LOCAL_TARGETS",
+    kind: EnvKind::Flag,
+};
+
 /// Why a function's environment is unusable: every bad variable, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvError {
@@ -487,6 +493,10 @@ mod tests {
             ("ACCESS_TOKEN_TTL_SECONDS", "900"),
             ("REFRESH_TOKEN_TTL_SECONDS", "86400"),
             ("SESSION_MAX_SECONDS", "864000"),
+            (
+                "WEBHOOK_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/1/w",
+            ),
         ]);
         let err = FunctionEnv::from_lookup(&AUTH, lookup(&auth)).unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");

@@ -117,7 +117,8 @@ pub const AUTH: FunctionDef = FunctionDef {
         &tables::SESSIONS,
         &tables::LIMITS,
     ],
-    queues: &[&queues::NOTIFY],
+    // Account e-mails; auth events for the app's webhooks.
+    queues: &[&queues::NOTIFY, &queues::WEBHOOK_DELIVERIES],
     env: &[
         env::STAGE,
         env::RUST_LOG,
@@ -299,8 +300,44 @@ pub const NOTIFY: FunctionDef = FunctionDef {
     }],
 };
 
+/// The worker behind app webhooks: turns data-table changes (its stream) and
+/// queued auth events into one logged delivery per matching subscription, and
+/// makes the signed attempts the webhook queue carries, retrying along the
+/// backoff; a subscription it disables is e-mailed to the app's contact
+/// through the notify queue. Nothing on a request path calls a receiver.
+pub const WEBHOOKS: FunctionDef = FunctionDef {
+    name: "webhooks",
+    package: "ob-webhooks",
+    http_routes: &[],
+    websocket_routes: &[],
+    // Apps and notifications: a subscription it disables is e-mailed to the app's contact.
+    tables: &[
+        &tables::WEBHOOKS,
+        &tables::DATA,
+        &tables::APPS,
+        &tables::NOTIFICATIONS,
+    ],
+    queues: &[&queues::WEBHOOK_DELIVERIES, &queues::NOTIFY],
+    env: &[
+        env::STAGE,
+        env::RUST_LOG,
+        env::METRICS_PER_APP_ROUTES,
+        env::WEBHOOKS_ALLOW_LOCAL_TARGETS,
+    ],
+    event_sources: &[
+        EventSourceDef {
+            logical_id: "WebhooksStreamMapping",
+            source: EventSource::TableStream(&tables::DATA),
+        },
+        EventSourceDef {
+            logical_id: "WebhooksQueueMapping",
+            source: EventSource::Queue(&queues::WEBHOOK_DELIVERIES),
+        },
+    ],
+};
+
 /// Every function of the stack, in template order.
-pub const ALL: &[FunctionDef] = &[AUTH, DATA, FILES, ADMIN, REALTIME, NOTIFY];
+pub const ALL: &[FunctionDef] = &[AUTH, DATA, FILES, ADMIN, REALTIME, NOTIFY, WEBHOOKS];
 
 #[cfg(test)]
 mod tests {

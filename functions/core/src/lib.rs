@@ -27,6 +27,7 @@ pub mod scopes;
 pub mod secret;
 pub mod sessions;
 pub mod signing;
+pub mod sqs;
 pub mod standing;
 pub mod store;
 pub mod tables;

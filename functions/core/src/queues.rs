@@ -83,7 +83,52 @@ pub const NOTIFY: QueueDef = QueueDef {
 };
 
 /// Every queue of the stack, in template order.
-pub const ALL: &[QueueDef] = &[NOTIFY, NOTIFY_DEAD_LETTERS, REALTIME_FAILED_BATCHES];
+pub const ALL: &[QueueDef] = &[
+    NOTIFY,
+    NOTIFY_DEAD_LETTERS,
+    REALTIME_FAILED_BATCHES,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_DEAD_LETTERS,
+];
+
+/// Work of the webhooks function: events to fan out to an app's subscriptions
+/// (auth events, sent by the functions and `obctl`) and delivery attempts, each
+/// retry a message delayed along the backoff (in hops of at most 900 s). Body
+/// shapes: `ob_core::webhooks::queue::Work`.
+pub const WEBHOOK_DELIVERIES: QueueDef = QueueDef {
+    logical_id: "WebhookDeliveries",
+    holds: "webhook events to fan out and delivery attempts (retries wait here, delayed)",
+    env_var: "WEBHOOK_QUEUE_URL",
+    output: "WebhookQueueUrl",
+    dead_letter: false,
+    redrive: Some(Redrive {
+        dead_letter: &WEBHOOK_DEAD_LETTERS,
+        // Retries of a failing endpoint are new messages (the backoff); a
+        // message comes back only when the worker itself could not finish it.
+        max_receive_count: 5,
+    }),
+    // Six times the webhooks function's 30-second timeout.
+    visibility_timeout_secs: 180,
+    retention_secs: 4 * 86_400,
+    encryption: Encryption::SqsManaged,
+    depth_alarm: Some(5000),
+};
+
+/// Webhook work the worker failed `WEBHOOK_DELIVERIES.redrive.max_receive_count` times,
+/// and descriptions (shard, sequence range) of data-stream batches it could not
+/// fan out after every retry (the stream mapping's on-failure destination).
+pub const WEBHOOK_DEAD_LETTERS: QueueDef = QueueDef {
+    logical_id: "WebhookDeadLetterQueue",
+    holds: "webhook work the worker failed 5 times, and data-stream batches it could not fan out",
+    env_var: "WEBHOOK_DEAD_LETTER_QUEUE_URL",
+    output: "WebhookDeadLetterQueueUrl",
+    dead_letter: true,
+    redrive: None,
+    visibility_timeout_secs: 30,
+    retention_secs: 14 * 86_400,
+    encryption: Encryption::SqsManaged,
+    depth_alarm: None,
+};
 
 /// Data-stream batches realtime's fan-out could not deliver after every retry
 /// (the event source mapping's on-failure destination, `templates/functions/realtime.yaml`).

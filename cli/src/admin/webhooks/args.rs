@@ -60,6 +60,16 @@ pub enum WebhooksCommand {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
         limit: u16,
     },
+    /// Queue a logged delivery again (same body and webhook-id, a fresh retry schedule)
+    Redeliver(RedeliverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RedeliverArgs {
+    #[command(flatten)]
+    pub app: AppTarget,
+    /// Delivery id (from `obctl webhooks deliveries`)
+    pub delivery_id: String,
 }
 
 #[derive(Debug, Args)]

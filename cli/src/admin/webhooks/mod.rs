@@ -1,6 +1,7 @@
-//! `obctl webhooks add|list|disable|enable|rotate-secret|remove|deliveries`: an app's webhook subscriptions (a secret is shown once) and delivery log.
+//! `obctl webhooks add|list|disable|enable|rotate-secret|remove|deliveries|redeliver`: an app's webhook subscriptions (a secret is shown once) and delivery log.
 
 pub mod args;
+pub mod redeliver;
 
 use std::fmt;
 
@@ -172,6 +173,11 @@ pub async fn run(global: &GlobalArgs, args: &WebhooksArgs, project: &Project) ->
                 .map_err(|e| ctx.core_error("list webhook deliveries", &app.app, e))?;
             let app_id = app.app.clone();
             output::emit(global.output, &DeliveryList { app_id, deliveries });
+            return Ok(exit::OK);
+        }
+        WebhooksCommand::Redeliver(r) => {
+            let queued = redeliver::run(r, project).await?;
+            output::emit(global.output, &queued);
             return Ok(exit::OK);
         }
         WebhooksCommand::Add(a) => add(a, project).await?,

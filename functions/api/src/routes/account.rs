@@ -190,15 +190,22 @@ async fn confirm_password_reset(
         })?;
     let ended = sessions::revoke_all_for_user(store, app_id, &owner.user_id).await?;
     tracing::info!(app_id, sessions_ended = ended, "password reset");
-    state
-        .audit(audit_entry(
+    let event = ob_core::webhooks::events::auth(
+        &format!("password_reset_{}", uuid::Uuid::now_v7()),
+        app_id,
+        ob_core::webhooks::EventType::PasswordReset,
+        &serde_json::json!({"userId": owner.user_id, "sessionsEnded": ended}),
+    );
+    tokio::join!(
+        state.audit(audit_entry(
             app_id,
             &owner.user_id,
             "auth.password_reset",
             &["credentials", "sessions"],
             &client,
-        ))
-        .await;
+        )),
+        state.emit_webhook_event(event),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

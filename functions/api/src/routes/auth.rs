@@ -160,6 +160,16 @@ fn entry(
     }
 }
 
+/// `auth.user.created` for the app's webhooks; one id per user, so a repeat is recognisable.
+fn user_created(app_id: &str, user: &User) -> ob_core::webhooks::events::Event {
+    ob_core::webhooks::events::auth(
+        &format!("user_created_{}", user.user_id),
+        app_id,
+        ob_core::webhooks::EventType::UserCreated,
+        &serde_json::to_value(user).unwrap_or_default(),
+    )
+}
+
 /// Create an account in the key's app.
 #[utoipa::path(post, path = "/auth/register", tag = "auth",
     request_body = RegisterRequest,
@@ -206,16 +216,17 @@ async fn register(
             .notify_queue()?
             .send(&ob_core::notify::Envelope::new(job, request))
             .await?;
-        state
-            .audit(entry(
+        tokio::join!(
+            state.audit(entry(
                 app_id,
                 Actor::User(user.user_id.clone()),
                 "auth.register",
                 format!("user:{}", user.user_id),
                 &["email", "profile"],
                 &client,
-            ))
-            .await;
+            )),
+            state.emit_webhook_event(user_created(app_id, &user)),
+        );
         let body = VerificationRequired {
             user,
             email_verification_required: true,
@@ -229,16 +240,17 @@ async fn register(
         state.settings().refresh_ttl_secs,
     )
     .await?;
-    state
-        .audit(entry(
+    tokio::join!(
+        state.audit(entry(
             app_id,
             Actor::User(user.user_id.clone()),
             "auth.register",
             format!("user:{}", user.user_id),
             &["email", "profile"],
             &client,
-        ))
-        .await;
+        )),
+        state.emit_webhook_event(user_created(app_id, &user)),
+    );
     count(&state, AuthEvent::Registration, app_id);
     Ok((
         StatusCode::CREATED,

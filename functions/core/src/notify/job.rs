@@ -5,15 +5,12 @@
 //! belongs to an account, so the request path answers the same either way),
 //! a notification job the id of the record `POST /notify` stored.
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// The version of the job bodies; a worker refuses (and dead-letters) others.
 pub const JOB_VERSION: u32 = 1;
-/// SendMessageBatch takes at most 10 entries.
-const BATCH: usize = 10;
 
 /// One unit of work of the notify function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,36 +105,22 @@ impl NotifyQueue {
     /// Enqueues jobs ten at a time; an entry SQS refused fails the whole call
     /// (its records stay `queued`, and the caller reports the failure).
     pub async fn send_all(&self, envelopes: &[Envelope]) -> Result<()> {
-        for (chunk_index, chunk) in envelopes.chunks(BATCH).enumerate() {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, envelope)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(format!("m{}", chunk_index * BATCH + i))
-                        .message_body(Self::body(envelope)?)
-                        .build()
-                        .map_err(|e| Error::internal("build batch entry", e))
+        let messages = envelopes
+            .iter()
+            .map(|envelope| {
+                Ok(crate::sqs::Outgoing {
+                    body: Self::body(envelope)?,
+                    delay_secs: 0,
                 })
-                .collect::<Result<Vec<_>>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| Error::sdk("enqueue notification jobs", e))?;
-            if let Some(failed) = out.failed().first() {
-                return Err(Error::Internal(format!(
-                    "enqueue notification jobs: entry {} refused: {} {}",
-                    failed.id(),
-                    failed.code(),
-                    failed.message().unwrap_or_default()
-                )));
-            }
-        }
-        Ok(())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        crate::sqs::send_all(
+            &self.client,
+            &self.url,
+            &messages,
+            "enqueue notification jobs",
+        )
+        .await
     }
 }
 

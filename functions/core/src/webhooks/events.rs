@@ -5,6 +5,7 @@
 //! stream retrying a batch produces the same ids (receivers deduplicate on
 //! `webhook-id`); an auth event's id is the audit entry's.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::deliveries;
@@ -17,14 +18,16 @@ use crate::error::Result;
 use crate::realtime::fanout::{ChangeKind, StreamChange};
 use crate::store::Store;
 
-/// One event for an app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One event for an app (as it travels on the webhook queue, too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Event {
     /// `evt_…`: the `webhook-id` of every delivery of it.
     pub id: String,
     pub app_id: String,
     pub event_type: EventType,
     /// The resource of a data event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// The JSON body delivered.
     pub body: String,

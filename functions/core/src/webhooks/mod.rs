@@ -10,13 +10,14 @@
 pub mod backoff;
 pub mod deliveries;
 pub mod events;
+pub mod queue;
 pub mod send;
 pub mod signing;
 pub mod store;
 pub mod target;
 pub mod worker;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -35,7 +36,7 @@ pub const DEFAULT_ROTATION_GRACE_SECS: i64 = 24 * 3600;
 pub const MAX_SUBSCRIPTIONS_PER_APP: usize = 20;
 
 /// Every event type a subscription can receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "data.created")]
     DataCreated,

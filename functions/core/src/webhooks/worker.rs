@@ -7,12 +7,17 @@
 use serde::{Deserialize, Serialize};
 
 use super::backoff::{self, MAX_QUEUE_DELAY_SECS};
-use super::deliveries::{self, DeliveryState};
+use super::deliveries::{self, Delivery, DeliveryState};
 use super::send::{Attempt, Message, Sender};
 use super::{DISABLE_AFTER_SECS, Subscription, SubscriptionState, store};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
+
+/// The `message` of the webhooks function's log line after each attempt (fields
+/// `subscription`, `event_type`, `attempt`, `status`, `duration_ms`, `outcome`),
+/// which `obctl dev` prints as one console line.
+pub const ATTEMPT_LOG_MESSAGE: &str = "webhook attempt";
 
 /// A queued attempt of a logged delivery (the queue message's body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +58,8 @@ pub struct Processed {
     pub next: Next,
     /// The attempt made, if one was due.
     pub attempt: Option<Attempt>,
+    /// The delivery attempted (as read before the attempt), for the caller's log line.
+    pub delivery: Option<Delivery>,
     /// The subscription this job disabled (failing for [`DISABLE_AFTER_SECS`]):
     /// the caller tells the app's contact.
     pub disabled: Option<Subscription>,
@@ -63,6 +70,7 @@ impl Processed {
         Self {
             next: Next::Done,
             attempt: None,
+            delivery: None,
             disabled: None,
         }
     }
@@ -74,8 +82,7 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
     if let Some(delay_secs) = backoff::hop_delay(job.due, now) {
         return Ok(Processed {
             next: Next::Queue { job, delay_secs },
-            attempt: None,
-            disabled: None,
+            ..Processed::done()
         });
     }
     let delivery = match deliveries::get(store, &job.app_id, &job.delivery_id).await {
@@ -116,6 +123,7 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
         return Ok(Processed {
             next: Next::Done,
             attempt: Some(attempt),
+            delivery: Some(delivery),
             disabled: None,
         });
     }
@@ -152,6 +160,7 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
     Ok(Processed {
         next,
         attempt: Some(attempt),
+        delivery: Some(delivery),
         disabled,
     })
 }
