@@ -133,6 +133,28 @@ async fn users_roles_disabling_and_sessions_against_a_deployed_stage() {
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
     let disabled = json_run(&emu, &["users", "disable", "--app", "shop", &user_id]);
     assert_eq!(disabled["disabled"], true);
+    // The app's webhooks hear of it: one auth.user.disabled event on the webhook queue.
+    let outputs = crate::admin::stack_outputs(&emu).await;
+    let received = aws_sdk_sqs::Client::new(&emu.sdk_config().await)
+        .receive_message()
+        .queue_url(&outputs[ob_core::queues::WEBHOOK_DELIVERIES.output])
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("the webhook queue is readable");
+    let events: Vec<ob_core::webhooks::events::Event> = received
+        .messages()
+        .iter()
+        .filter_map(|m| ob_core::webhooks::queue::Work::parse(m.body().unwrap_or_default()))
+        .filter_map(|w| match w {
+            ob_core::webhooks::queue::Work::Event(e) => Some(e),
+            ob_core::webhooks::queue::Work::Attempt(_) => None,
+        })
+        .filter(|e| e.event_type == ob_core::webhooks::EventType::UserDisabled)
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].app_id, "shop");
+    assert!(events[0].body.contains(&user_id), "{}", events[0].body);
     assert_eq!(
         login(&router, &key, "ann@example.com").await.status,
         StatusCode::UNAUTHORIZED

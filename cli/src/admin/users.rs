@@ -145,6 +145,7 @@ async fn change(global: &GlobalArgs, r: &UserRef, action: Action, project: &Proj
             revoked = sessions::revoke_all_for_user(&ctx.store, app, &id)
                 .await
                 .map_err(fail("revoke the sessions"))?;
+            user_disabled_event(&ctx, app, &id).await;
             ("disable", "user.disable", vec!["disabled".into()])
         }
         Action::Enable => {
@@ -185,6 +186,33 @@ async fn change(global: &GlobalArgs, r: &UserRef, action: Action, project: &Proj
     };
     output::emit(global.output, &result);
     Ok(exit::OK)
+}
+
+/// Queues `auth.user.disabled` for the app's webhooks (the webhooks function
+/// delivers it). The user is disabled either way, so a failure only warns.
+async fn user_disabled_event(ctx: &AdminContext, app: &str, user_id: &str) {
+    use ob_core::webhooks::queue::{WebhookQueue, Work};
+    let Some(url) = ctx.outputs.get(ob_core::queues::WEBHOOK_DELIVERIES.output) else {
+        eprintln!(
+            "warning: stage {} has no webhook queue, so no auth.user.disabled event was sent; deploy the stage again",
+            ctx.stage.name
+        );
+        return;
+    };
+    let event = ob_core::webhooks::events::auth(
+        &format!("user_disabled_{}", uuid::Uuid::now_v7()),
+        app,
+        ob_core::webhooks::EventType::UserDisabled,
+        &serde_json::json!({"userId": user_id}),
+    );
+    if let Err(err) = WebhookQueue::new(ctx.aws.sqs(), url)
+        .send(&Work::Event(event), 0)
+        .await
+    {
+        eprintln!(
+            "warning: the auth.user.disabled event was not queued for the app's webhooks: {err}"
+        );
+    }
 }
 
 /// The user behind an id or an e-mail, or "not found" with the fix.

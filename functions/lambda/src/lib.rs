@@ -11,6 +11,8 @@ use ob_core::env::{self, FunctionEnv};
 use ob_core::functions::FunctionDef;
 use tower::ServiceBuilder;
 
+pub mod roots;
+
 /// Serves `function`'s HTTP routes until Lambda stops us.
 pub async fn serve(function: &'static ob_api::HttpFunction) -> Result<(), Error> {
     let router = start(function.def, |sdk, env| async move {
@@ -49,13 +51,27 @@ where
         return Err(init_failed("InvalidEnvironment", err).await);
     }
     let metrics = ob_api::state::function_metrics(&env);
-    let sdk = aws_config::load_from_env().await;
+    let sdk = sdk_config().await;
     match init(sdk, env).await {
         Ok(ready) => {
             metrics.cold_start(function.name, started.elapsed().as_secs_f64() * 1000.0);
             Ok(ready)
         }
         Err(err) => Err(init_failed("InitError", err).await),
+    }
+}
+
+/// Lambda's SDK configuration, its HTTPS client trusting the OS's one root bundle: the native store would read every
+/// file of the certificate directory at the first connection of the cold start (`roots`). Without a readable bundle
+/// the SDK's default client is kept, so the function still starts.
+async fn sdk_config() -> aws_config::SdkConfig {
+    let defaults = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match roots::RootBundle::locate().and_then(|bundle| bundle.https_client()) {
+        Ok(client) => defaults.http_client(client).load().await,
+        Err(err) => {
+            tracing::warn!(error = %err, "trusting the native root store instead");
+            defaults.load().await
+        }
     }
 }
 
@@ -129,4 +145,14 @@ fn try_init_logging(filter: &str) -> Result<(), Error> {
 
 fn init_logging(filter: &str) {
     let _ = try_init_logging(filter);
+}
+
+#[cfg(test)]
+mod tests {
+    /// The configuration every client of a function is built from carries the bundle-trusting client: without one the
+    /// SDK would build its default, which reads the native store and its certificate directory.
+    #[tokio::test]
+    async fn the_sdk_configuration_carries_the_bundle_client() {
+        assert!(super::sdk_config().await.http_client().is_some());
+    }
 }
