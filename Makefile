@@ -1,5 +1,5 @@
 # One Backend: `make dev` gives a local backend, `make test` runs every test.
-# Everything a target needs (the pinned emulator, cfn-lint) is installed here
+# Everything a target needs (the pinned emulator, cfn-lint, schemathesis) is installed here
 # into .venv; nothing is installed by hand.
 
 SHELL := /bin/bash
@@ -36,7 +36,7 @@ $(VENV_STAMP): tests/emulator/requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.lock
 	touch $@
 
-venv: $(VENV_STAMP) ## Install the pinned emulator (moto) and cfn-lint into .venv
+venv: $(VENV_STAMP) ## Install the pinned emulator (moto), cfn-lint and schemathesis into .venv
 
 build: ## Build every crate and test target (one cargo invocation)
 	cargo build --workspace --all-targets --locked

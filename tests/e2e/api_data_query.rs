@@ -75,7 +75,7 @@ async fn data_pagination_returns_each_readable_record_once_in_order() {
         "every existing readable record, once, in order"
     );
 
-    // Descending order and a forged cursor of another partition.
+    // Descending order, and a cursor is a position: one of another list starts that list after its id.
     let desc = api
         .send(call(
             Method::GET,
@@ -95,16 +95,21 @@ async fn data_pagination_returns_each_readable_record_once_in_order() {
     assert!(desc_ids.windows(2).all(|w| w[0] > w[1]), "{desc_ids:?}");
     assert_eq!(desc_ids[1], seen.last().unwrap());
     let cursor = desc.str("/nextCursor");
-    let forged = api
+    let elsewhere = api
         .send(call(
             Method::GET,
             &format!("/api/shop/other?cursor={cursor}"),
             &app,
             &ann,
         ))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(elsewhere.body["items"], json!([]), "no record of 'other'");
+    let malformed = api
+        .send(call(Method::GET, "/api/shop/items?cursor=abc", &app, &ann))
         .await;
     assert_eq!(
-        (forged.status, forged.code()),
+        (malformed.status, malformed.code()),
         (StatusCode::BAD_REQUEST, "invalid_request")
     );
 }

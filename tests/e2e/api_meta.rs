@@ -308,8 +308,8 @@ async fn each_lambda_serves_its_part_and_the_whole_document() {
     );
     assert_eq!(status(&admin, Method::GET, "/health").await, StatusCode::OK);
     let doc = ob_api::openapi_document();
-    assert!(doc.paths.paths.contains_key("/auth/register"));
-    assert!(doc.paths.paths.contains_key("/config/{appId}"));
+    assert!(doc["paths"]["/auth/register"].is_object());
+    assert!(doc["paths"]["/config/{appId}"].is_object());
 }
 
 #[tokio::test]

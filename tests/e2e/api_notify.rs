@@ -138,44 +138,42 @@ async fn a_template_is_rendered_escaped_in_html_sent_and_tracked() {
     assert!(entry.actor.starts_with("key:"), "{}", entry.actor);
     assert!(entry.target.contains(&ids[0]) && entry.target.contains(&ids[1]));
 
-    // Mistakes name their field and send nothing.
-    for (bad, field) in [
+    // Mistakes name their field and send nothing: a request off the document is a 400, one
+    // whose message cannot be rendered for its channel a 422.
+    for (bad, field, status) in [
         (
             json!({"channel": "email", "to": [{"email": "a@x.io"}], "template": "welcome", "variables": {"name": "a"}}),
             "variables.plan",
-        ),
-        (
-            json!({"channel": "email", "to": [{"email": "a@x.io"}], "template": "nope"}),
-            "template",
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             json!({"channel": "email", "to": [{"email": "a@x.io"}], "template": "welcome", "message": {"subject": "s", "text": "t"}}),
             "template",
+            StatusCode::BAD_REQUEST,
         ),
         (
             json!({"channel": "email", "to": [{"phone": "+14155550100"}], "message": {"subject": "s", "text": "t"}}),
             "to[0]",
+            StatusCode::BAD_REQUEST,
         ),
         (
             json!({"channel": "email", "to": [], "message": {"subject": "s", "text": "t"}}),
             "to",
+            StatusCode::BAD_REQUEST,
         ),
         (
             json!({"channel": "pigeon", "to": [{"email": "a@x.io"}], "message": {"subject": "s", "text": "t"}}),
             "channel",
+            StatusCode::BAD_REQUEST,
         ),
         (
             json!({"channel": "email", "to": [{"email": "a@x.io"}], "message": {"text": "no subject"}}),
             "message.subject",
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
         let reply = api.send(notify(&server, &bad)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{bad}: {}",
-            reply.body
-        );
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
         assert_eq!(reply.body["error"]["field"], field, "{bad}");
     }
     api.send(Call::get("/notify/shop/0195f0c2-7a1b-7c3d-8e9f-0a1b2c3d4e5f").key(&server))
@@ -357,8 +355,20 @@ async fn sms_is_refused_when_the_stage_has_it_off() {
     let off = api
         .send(notify(&server, &sms))
         .await
-        .expect(StatusCode::BAD_REQUEST);
-    assert_eq!(off.body["error"]["field"], "channel");
+        .expect(StatusCode::FORBIDDEN);
+    assert!(
+        off.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SMS is off"),
+        "{}",
+        off.body
+    );
+    // A template the app does not have is not found (the request itself is well-formed).
+    let unknown = json!({"channel": "email", "to": [{"email": "a@x.io"}], "template": "nope"});
+    api.send(notify(&server, &unknown))
+        .await
+        .expect(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

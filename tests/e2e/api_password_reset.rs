@@ -134,8 +134,11 @@ async fn a_reset_link_works_once_and_ends_every_session() {
     let again = api
         .send(confirm(token.clone(), "another password"))
         .await
-        .expect(StatusCode::BAD_REQUEST);
-    assert_eq!(again.body["error"]["field"], "token", "a link works once");
+        .expect(StatusCode::FORBIDDEN);
+    assert_eq!(
+        again.body["error"]["code"], "forbidden",
+        "a link works once"
+    );
 
     api.login(&app, "ann@example.com", OLD)
         .await
@@ -201,13 +204,8 @@ async fn tokens_are_bound_to_their_purpose_app_and_lifetime() {
                     .json(&json!({"token": token, "password": NEW})),
             )
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{why}: {}",
-            reply.body
-        );
-        assert_eq!(reply.body["error"]["field"], "token", "{why}");
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{why}: {}", reply.body);
+        assert_eq!(reply.body["error"]["code"], "forbidden", "{why}");
     }
     let other_key = api.key("other", &["auth"]).await.secret;
     let reply = api
@@ -219,7 +217,7 @@ async fn tokens_are_bound_to_their_purpose_app_and_lifetime() {
         .await;
     assert_eq!(
         reply.status,
-        StatusCode::BAD_REQUEST,
+        StatusCode::FORBIDDEN,
         "another app's key: {}",
         reply.body
     );

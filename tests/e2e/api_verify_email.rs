@@ -48,9 +48,11 @@ async fn a_signed_in_user_verifies_their_address() {
     api.send(confirm(&app, &link))
         .await
         .expect(StatusCode::NO_CONTENT);
-    api.send(confirm(&app, &link))
+    let used = api
+        .send(confirm(&app, &link))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect(StatusCode::FORBIDDEN);
+    assert_eq!(used.body["error"]["code"], "forbidden", "a used link");
     let me = api
         .send(Call::get("/auth/me").key(&app.key).bearer(&token))
         .await

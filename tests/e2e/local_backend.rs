@@ -63,7 +63,7 @@ impl DevServer {
     }
 }
 
-fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
+pub(crate) fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
     let run = obctl(emu, args);
     assert_eq!(
         run.code, 0,
@@ -74,7 +74,7 @@ fn admin(emu: &ob_tests::Emulator, args: &[&str]) -> String {
 }
 
 /// An app and a key for it, the way an operator (and `make dev`) makes them.
-fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
+pub(crate) fn app_with_key(emu: &ob_tests::Emulator, app: &str) -> String {
     let create = [
         "apps",
         "create",
@@ -348,6 +348,7 @@ pub(crate) async fn make_dev_promise(emu: &ob_tests::Emulator) {
         .await;
     the_example_page_is_served(&base).await;
     revoking_access_closes_open_sockets(emu, &base, &demo_key, &rival_key, &carol).await;
+    crate::openapi_conformance::schemathesis_finds_nothing(emu, &base).await;
     drop(server);
 
     // `--in-process` serves the same numbers from the API's own metrics, and the same page.

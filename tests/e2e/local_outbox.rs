@@ -93,7 +93,7 @@ pub(crate) async fn password_reset_through_the_outbox(server: &DevServer, base: 
         json!({"token": token, "password": "yet another password"}),
     )
     .await;
-    assert_eq!(status, 400, "the link works once");
+    assert_eq!(status, 403, "the link works once");
 }
 
 /// `obctl notify test` goes through the deployed queue and the notify function `obctl dev` runs.

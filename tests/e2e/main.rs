@@ -44,6 +44,7 @@ mod notify_feedback;
 mod notify_support;
 mod observe_logs;
 mod observe_metrics;
+mod openapi_conformance;
 mod readme_client;
 mod realtime;
 mod realtime_after_cancel;

@@ -123,6 +123,9 @@ async fn admit(
     parts: &axum::http::request::Parts,
 ) -> Result<Vec<crate::limits::Sync>, ApiError> {
     let limits = match key_app {
+        // An app's own limits never apply to rewriting its config: a limit set
+        // too low would lock its admins out of raising it again.
+        Some(_) if is_config_write(parts) => state.settings().request_limits,
         // Read (and cached) when the key was verified: no extra call.
         Some(app) => state.app_facts(app).await?.limits,
         None => state.settings().request_limits,
@@ -130,6 +133,11 @@ async fn admit(
     let client = Client::from_parts(parts).0.source_ip;
     let counters = crate::limits::counters(key_app, client.as_deref(), limits);
     Ok(state.limiter().admit(&counters)?)
+}
+
+/// `PUT` or `PATCH /config/{appId}`: the writes of an app's config (and its limits).
+fn is_config_write(parts: &axum::http::request::Parts) -> bool {
+    matches!(parts.method, Method::PUT | Method::PATCH) && parts.uri.path().starts_with("/config/")
 }
 
 /// Answers a CORS preflight without reading anything: a preflight carries no

@@ -26,6 +26,11 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("origin not allowed for this app")]
     OriginNotAllowed,
+    /// A request its document admits whose parts contradict each other in a
+    /// way no schema states (422, RFC 9110 15.5.21), e.g. a template's
+    /// placeholder without its variable.
+    #[error("{field}: {message}")]
+    Unprocessable { field: String, message: String },
 }
 
 impl ApiError {
@@ -39,6 +44,13 @@ impl ApiError {
 
     pub fn invalid(field: &str, message: &str) -> Self {
         Self::Domain(ob_core::Error::invalid(field, message))
+    }
+
+    pub fn unprocessable(field: &str, message: &str) -> Self {
+        Self::Unprocessable {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
     }
 }
 
@@ -144,6 +156,11 @@ impl IntoResponse for ApiError {
                 err.to_string(),
             ),
             err @ Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "forbidden", err.to_string()),
+            Self::Unprocessable { field: f, message } => {
+                let text = format!("{f}: {message}");
+                field = Some(f);
+                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", text)
+            }
         };
         let body = ErrorBody {
             error: ErrorDetail {

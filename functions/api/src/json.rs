@@ -58,8 +58,25 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// Deserializes JSON, reporting the path of the offending field.
+/// Deserializes JSON, reporting the path of the offending field. A number
+/// written with a zero fraction (`5.0`) is the integer it equals, as JSON
+/// Schema counts it: serde reads integer fields only from integer literals, so
+/// a body refused for that is read again with such numbers as integers.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let err = match parse_exact(bytes) {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(err);
+    };
+    if !ob_core::config::integral_floats_to_integers(&mut value) {
+        return Err(err);
+    }
+    serde::Deserialize::deserialize(value).map_err(|_| err)
+}
+
+fn parse_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -141,6 +158,13 @@ mod tests {
         );
         assert_eq!(field(parse(br#"{"email": "a", "extra": 1}"#)), "extra");
         assert_eq!(field(parse(b"[]")), "body");
+        // An integer written with a zero fraction is that integer; a fraction is not.
+        let whole: Body = parse(br#"{"email": "a", "inner": {"count": 3.0}}"#).unwrap();
+        assert_eq!(whole.inner.map(|i| i.count), Some(3));
+        assert_eq!(
+            field(parse(br#"{"email": "a", "inner": {"count": 3.5}}"#)),
+            "inner.count"
+        );
     }
 
     #[test]

@@ -126,9 +126,17 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
         )
 }
 
-/// The OpenAPI document of the whole HTTP API.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    all_routes().into_openapi()
+/// The OpenAPI document of the whole HTTP API, as served: every route's own
+/// declaration plus what the shared layers answer (`routes::openapi`).
+pub fn openapi_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(all_routes().into_openapi()).unwrap_or_default();
+    routes::openapi::add_shared_responses(&mut doc);
+    routes::openapi::tighten(&mut doc);
+    routes::config_schema::config_rules(&mut doc);
+    routes::notify_schema::notify_rules(&mut doc);
+    routes::openapi::merge_closed_all_of(&mut doc);
+    routes::config_schema::config_patch_schema(&mut doc);
+    doc
 }
 
 /// The whole API (for `obctl dev --in-process` and the tests). A local server should use

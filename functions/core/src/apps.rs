@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables;
 
-pub use validate::{validate_app_id, validate_domain, validate_origin};
+pub use validate::{ORIGIN_PATTERN, validate_app_id, validate_domain, validate_origin};
 
 /// Whether an app may be used. A suspended app's keys and tokens stop working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

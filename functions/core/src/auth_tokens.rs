@@ -89,16 +89,18 @@ pub async fn issue(
     Ok(Issued { token, expires_at })
 }
 
+/// The refusal of a token that is unknown, expired, used, or of another purpose
+/// or app: 403, as a credential that does not grant what it is shown for (the
+/// request itself is well-formed, so not a 400).
+pub fn unusable() -> Error {
+    Error::Forbidden("this link is invalid, expired or already used; ask for a new link".into())
+}
+
 /// Uses a token of `purpose` and `app_id` up, atomically, and returns whose it
 /// was. Unknown, expired, used, other-purpose and other-app tokens are all the
-/// same `Invalid` error naming `token`.
+/// same `unusable` refusal.
 pub async fn consume(store: &Store, purpose: Purpose, app_id: &str, token: &str) -> Result<Owner> {
-    let invalid = || {
-        Error::invalid(
-            "token",
-            "is invalid, expired or already used; ask for a new link",
-        )
-    };
+    let invalid = unusable;
     if token.is_empty() || token.len() > 128 {
         return Err(invalid());
     }

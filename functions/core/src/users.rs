@@ -71,7 +71,7 @@ pub struct UserRecord {
 /// the lowercased form, so `A@x.io` and `a@x.io` are one account).
 pub fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
+    let valid = email.chars().count() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -94,11 +94,11 @@ pub fn validate_profile(profile: &Value) -> Result<()> {
     if !profile.is_object() {
         return Err(Error::invalid("profile", "must be a JSON object"));
     }
+    // A size in bytes (413): JSON Schema, counting characters, cannot state it.
     if profile.to_string().len() > MAX_PROFILE_BYTES {
-        return Err(Error::invalid(
-            "profile",
-            format!("must be at most {MAX_PROFILE_BYTES} bytes"),
-        ));
+        return Err(Error::TooLarge(format!(
+            "profile: must be at most {MAX_PROFILE_BYTES} bytes of JSON"
+        )));
     }
     check_storable(profile, "profile", 1)
 }
@@ -506,7 +506,10 @@ mod tests {
         assert!(validate_profile(&serde_json::json!({"name": "Ann"})).is_ok());
         assert!(validate_profile(&serde_json::json!([1])).is_err());
         let big = "x".repeat(MAX_PROFILE_BYTES);
-        assert!(validate_profile(&serde_json::json!({ "bio": big })).is_err());
+        assert!(matches!(
+            validate_profile(&serde_json::json!({ "bio": big })),
+            Err(Error::TooLarge(_))
+        ));
         let mut deep = serde_json::json!(1);
         for _ in 0..MAX_PROFILE_DEPTH {
             deep = serde_json::json!([deep]);

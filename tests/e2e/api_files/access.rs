@@ -88,11 +88,12 @@ async fn another_apps_files_are_never_reachable() {
     let eve = user(&api, &blog, "eve", Role::Admin).await;
     let key = upload(&api, &blog, &eve, "secret.txt", "text/plain", b"blog only").await;
 
-    // Blog's key sent to shop's routes with shop's credentials (even an admin's).
+    // Blog's key sent to shop's routes with shop's credentials (even an admin's)
+    // names no file of shop; blog's prefix lists nothing.
     let reply = download_url(&api, &shop, &ada, &key).await;
     assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "key"
+        reply.expect(StatusCode::NOT_FOUND).body["error"]["code"],
+        "not_found"
     );
     let reply = api
         .send(call(
@@ -102,11 +103,14 @@ async fn another_apps_files_are_never_reachable() {
             &ada,
         ))
         .await;
-    reply.expect(StatusCode::BAD_REQUEST);
+    reply.expect(StatusCode::NOT_FOUND);
     let reply = list(&api, &shop, &ada, "prefix=blog/").await;
+    assert!(keys(&reply.expect(StatusCode::OK)).is_empty());
+    // A malformed key is a 400 naming it.
+    let reply = download_url(&api, &shop, &ada, "shop/../blog/x").await;
     assert_eq!(
         reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "prefix"
+        "key"
     );
     assert!(keys(&list(&api, &shop, &ada, "").await.expect(StatusCode::OK)).is_empty());
 
@@ -169,12 +173,11 @@ async fn listing_pages_with_a_cursor_and_filters_by_prefix() {
         .await
         .expect(StatusCode::OK);
     let next = first.str("/nextCursor");
-    // Another user's listing, or another prefix, does not accept the cursor.
+    // A cursor is a position in whatever listing it is sent with: another user's listing
+    // (bob has no files), a prefix it sorts before (from its start) or after (nothing),
+    // any key (after it).
     let reply = list(&api, &app, &bob, &format!("cursor={next}")).await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).body["error"]["field"],
-        "cursor"
-    );
+    assert!(keys(&reply.expect(StatusCode::OK)).is_empty());
     let reply = list(
         &api,
         &app,
@@ -182,10 +185,13 @@ async fn listing_pages_with_a_cursor_and_filters_by_prefix() {
         &format!("cursor={next}&prefix=shop/{}/b/", ada.id),
     )
     .await;
-    reply.expect(StatusCode::BAD_REQUEST);
-    list(&api, &app, &ada, "cursor=00ff")
+    assert_eq!(keys(&reply.expect(StatusCode::OK)), expected[2..4].to_vec());
+    let after = list(&api, &app, &ada, "cursor=zzz")
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect(StatusCode::OK);
+    assert!(keys(&after).is_empty() && after.body["nextCursor"].is_null());
+    let reply = list(&api, &app, &ada, &format!("limit=1&cursor={}", expected[2])).await;
+    assert_eq!(keys(&reply.expect(StatusCode::OK)), expected[3..4].to_vec());
 
     let b = list(&api, &app, &ada, &format!("prefix=shop/{}/b/", ada.id))
         .await

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, Client, MaybeUser};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::request_id;
 use crate::state::AppState;
 
@@ -36,6 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordResetRequest {
+    /// An e-mail address (compared case-insensitively).
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
+    )]
     pub email: String,
     pub app_id: String,
 }
@@ -44,8 +49,10 @@ pub struct PasswordResetRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     /// The `token` of the link's query.
+    #[schema(min_length = 1, max_length = 128)]
     pub token: String,
-    /// The new password: 8 to 72 bytes, as at registration.
+    /// The new password: 8 to 72 characters, as at registration.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
 }
 
@@ -53,6 +60,11 @@ pub struct PasswordResetConfirm {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationRequest {
+    /// An e-mail address (compared case-insensitively).
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
+    )]
     pub email: Option<String>,
     pub app_id: Option<String>,
 }
@@ -61,6 +73,7 @@ pub struct VerificationRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationConfirm {
     /// The `token` of the link's query.
+    #[schema(min_length = 1, max_length = 128)]
     pub token: String,
 }
 
@@ -153,7 +166,8 @@ async fn request_password_reset(
     security(("apiKey" = ["auth"])),
     responses(
         (status = 204, description = "Password changed; every session ended"),
-        (status = 400, description = "Invalid password, or a token that is invalid, expired or used (field token)", body = ErrorBody),
+        (status = 400, description = "Invalid password", body = ErrorBody),
+        (status = 403, description = "The link's token is invalid, expired or used: ask for a new link", body = ErrorBody),
         (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
     ))]
 async fn confirm_password_reset(
@@ -171,10 +185,7 @@ async fn confirm_password_reset(
         .await
         .map_err(|err| match err {
             // The account was deleted after the link was sent.
-            ob_core::Error::NotFound(_) => ApiError::invalid(
-                "token",
-                "is invalid, expired or already used; ask for a new link",
-            ),
+            ob_core::Error::NotFound(_) => ApiError::Domain(auth_tokens::unusable()),
             other => other.into(),
         })?;
     let ended = sessions::revoke_all_for_user(store, app_id, &owner.user_id).await?;
@@ -202,7 +213,7 @@ async fn confirm_password_reset(
 /// body), or for `{"email", "appId"}` (a sign-in page of an app that requires
 /// verified addresses). Always 202; nothing is sent to a verified address.
 #[utoipa::path(post, path = "/auth/verify-email/request", tag = "auth",
-    request_body(content = VerificationRequest, description = "Only without a bearer token"),
+    request_body(content = Option<VerificationRequest>, description = "Only without a bearer token (none, or null, with one)"),
     security(("apiKey" = ["auth"], "bearer" = []), ("apiKey" = ["auth"])),
     responses(
         (status = 202, description = "Accepted", body = Accepted),
@@ -218,6 +229,22 @@ async fn request_verification(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let app_id = key.app_id().to_owned();
+    // No body, or JSON null, is none; a body is checked whether or not it is
+    // used (with a bearer token the signed-in user's address is).
+    let request: VerificationRequest = match body.trim_ascii() {
+        b"" | b"null" => VerificationRequest::default(),
+        // serde reads a struct from an array too; the document says object.
+        json if json.first() != Some(&b'{') => {
+            return Err(ApiError::invalid("body", "must be a JSON object"));
+        }
+        json => json::parse(json)?,
+    };
+    let email = request
+        .email
+        .as_deref()
+        .map(users::normalize_email)
+        .transpose()?;
+    key.check_app(request.app_id.as_deref().unwrap_or(&app_id))?;
     let (recipient, job) = match user {
         Some(user) => (
             format!("user:{}", user.claims.sub),
@@ -228,19 +255,12 @@ async fn request_verification(
             },
         ),
         None => {
-            let request: VerificationRequest = if body.is_empty() {
-                VerificationRequest::default()
-            } else {
-                serde_json::from_slice(&body).map_err(|_| ApiError::MalformedBody)?
-            };
-            let Some(email) = request.email else {
+            let Some(email) = email else {
                 return Err(ApiError::invalid(
                     "email",
                     "is required without a bearer token (or send the signed-in user's token)",
                 ));
             };
-            key.check_app(request.app_id.as_deref().unwrap_or(&app_id))?;
-            let email = users::normalize_email(&email)?;
             (
                 email.clone(),
                 Job::EmailVerification {
@@ -272,7 +292,7 @@ async fn request_verification(
     security(("apiKey" = ["auth"])),
     responses(
         (status = 204, description = "The address is verified"),
-        (status = 400, description = "A token that is invalid, expired or used, or for an address the account no longer has (field token)", body = ErrorBody),
+        (status = 403, description = "The link's token is invalid, expired or used, or for an address the account no longer has: ask for a new link", body = ErrorBody),
         (status = 401, description = "Missing, invalid or other-app API key", body = ErrorBody),
     ))]
 async fn confirm_verification(
@@ -286,9 +306,8 @@ async fn confirm_verification(
     let owner =
         auth_tokens::consume(store, Purpose::EmailVerification, app_id, &body.token).await?;
     if !users::mark_email_verified(store, app_id, &owner.user_id, &owner.email).await? {
-        return Err(ApiError::invalid(
-            "token",
-            "is for an address the account no longer has; ask for a new link",
+        return Err(ApiError::forbidden(
+            "this link is for an address the account no longer has; ask for a new link",
         ));
     }
     state

@@ -33,8 +33,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// An e-mail address (compared case-insensitively).
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
+    )]
     pub email: String,
-    /// 8 to 72 bytes.
+    /// 8 to 72 characters.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     pub app_id: String,
     #[schema(value_type = Option<Object>)]
@@ -44,7 +50,14 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
+    /// An e-mail address (compared case-insensitively).
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s\u0085@]+@[^\s\u0085@.][^\s\u0085@]*\.[^\s\u0085@]*[^\s\u0085@.]\s*$"
+    )]
     pub email: String,
+    /// 8 to 72 characters, as at registration.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     pub app_id: String,
 }

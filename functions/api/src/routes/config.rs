@@ -80,7 +80,7 @@ async fn get_config(
 #[utoipa::path(put, path = "/config/{appId}", tag = "config",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,19}"?)$"#, description = "Expected current version, as in ETag (\"3\", W/\"3\", 3 or *)"),
     ),
     request_body = ConfigBody,
     security(("apiKey" = ["config:write"], "bearer" = [])),
@@ -115,7 +115,7 @@ async fn put_config(
 #[utoipa::path(patch, path = "/config/{appId}", tag = "config",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,19}"?)$"#, description = "Expected current version, as in ETag (\"3\", W/\"3\", 3 or *)"),
     ),
     request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Keys to change; objects merge, null removes"),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ob_core::data::Caller;
@@ -31,12 +31,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadBody {
-    /// Name under the caller's folder; `/` separates folders. At most 255 bytes;
-    /// no empty, `.` or `..` segments, leading `/`, backslash or control characters.
+    /// Name under the caller's folder; `/` separates folders. At most 200
+    /// characters; no empty, `.` or `..` segments, leading `/`, backslash or
+    /// control characters (the pattern, set in `routes::openapi`).
+    #[schema(min_length = 1, max_length = 200)]
     pub file_name: String,
     /// `type/subtype`; must be allowed by the app's `uploads.allowedMimeTypes`.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$"
+    )]
     pub file_type: String,
     /// Exact size in bytes; at most the app's `uploads.maxBytes` and the stage's limit.
+    #[schema(maximum = 5_368_709_120_u64)]
     pub size: u64,
 }
 
@@ -44,7 +51,8 @@ pub struct UploadBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyBody {
-    /// An object key as returned by `upload-url` or `list`.
+    /// An object key as returned by `upload-url` or `list`:
+    /// `{appId}/{userId}/{fileName}` (the pattern, set in `routes::openapi`).
     pub key: String,
 }
 
@@ -110,9 +118,9 @@ async fn upload_url(
     security(("apiKey" = ["files:read"], "bearer" = [])),
     responses(
         (status = 200, description = "GET url before expiresAt", body = DownloadUrl),
-        (status = 400, description = "The key is malformed or not under this app", body = ErrorBody),
+        (status = 400, description = "The key is malformed", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
-        (status = 404, description = "No such uploaded file, or not the caller's", body = ErrorBody),
+        (status = 404, description = "No such uploaded file of this app, or not the caller's", body = ErrorBody),
     ))]
 async fn download_url(
     State(state): State<AppState>,
@@ -141,7 +149,10 @@ struct KeyParam {
 
 /// The key of a delete: `?key=` or a JSON body `{"key"}`.
 fn delete_key(query: Option<String>, body: &[u8]) -> Result<String, ApiError> {
-    match (query, body.is_empty()) {
+    // The body is optional: none, or JSON `null`, means the key is in the query.
+    let body = body.trim_ascii();
+    let absent = body.is_empty() || body == b"null";
+    match (query, absent) {
         (Some(key), true) => Ok(key),
         (Some(_), false) => Err(ApiError::invalid(
             "key",
@@ -155,19 +166,30 @@ fn delete_key(query: Option<String>, body: &[u8]) -> Result<String, ApiError> {
     }
 }
 
+/// The raw body of a delete, for clients that send the key as JSON; its own
+/// extractor, so the document does not declare a body (the key is `?key=`).
+struct DeleteBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for DeleteBody {
+    type Rejection = <Bytes as FromRequest<S>>::Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state).await.map(Self)
+    }
+}
+
 /// Delete a file (object and metadata): the caller's own, or any of the app's for an admin.
 #[utoipa::path(delete, path = "/files/{appId}/delete", tag = "files",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("key" = Option<String>, Query, description = "The object key (or send {\"key\"} as the JSON body)"),
+        ("key" = String, Query, description = "The object key. (Clients that send it as a JSON body {\"key\"} instead are served too; a request with both is refused.)"),
     ),
-    request_body(content = Option<KeyBody>, description = "The object key, unless given as ?key="),
     security(("apiKey" = ["files:write"], "bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "No key, or one that is malformed or not under this app", body = ErrorBody),
+        (status = 400, description = "No key, or a malformed one", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
-        (status = 404, description = "No such file, or not the caller's", body = ErrorBody),
+        (status = 404, description = "No such file of this app, or not the caller's", body = ErrorBody),
     ))]
 async fn delete_file(
     State(state): State<AppState>,
@@ -175,7 +197,7 @@ async fn delete_file(
     client: Client,
     Path(app_id): Path<String>,
     params: Result<Query<KeyParam>, QueryRejection>,
-    body: Bytes,
+    DeleteBody(body): DeleteBody,
 ) -> Result<Response, ApiError> {
     user.key.check_app(&app_id)?;
     let Query(params) =
@@ -224,15 +246,15 @@ fn parse_list_params(params: Vec<(String, String)>) -> Result<ListQuery, ApiErro
 #[utoipa::path(get, path = "/files/{appId}/list", tag = "files",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("prefix" = Option<String>, Query, description = "Only keys starting with this; must start with '{appId}/'"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 100 (default 50)"),
+        ("prefix" = Option<String>, Query, description = "Only keys starting with this (one outside '{appId}/' lists nothing)"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page: the page starts after this key"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)"),
         ("owner" = Option<String>, Query, description = "Admins: only this user's files"),
     ),
     security(("apiKey" = ["files:read"], "bearer" = [])),
     responses(
         (status = 200, description = "A page of uploaded files", body = FilePage),
-        (status = 400, description = "Invalid parameter, prefix or cursor", body = ErrorBody),
+        (status = 400, description = "Invalid or unknown parameter", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
         (status = 403, description = "owner names another user and the caller is not an admin", body = ErrorBody),
     ))]

@@ -3,10 +3,12 @@
 pub mod account;
 pub mod auth;
 pub mod config;
+pub(crate) mod config_schema;
 pub mod data;
 pub mod files;
 pub mod health;
 pub mod notify;
+pub(crate) mod notify_schema;
 pub mod openapi;
 pub mod verify_key;
 

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct NotifyRequest {
     pub channel: Channel,
     /// 1 to 50 recipients: `{"userId"}` (email, realtime), `{"email"}` (email), `{"phone"}` (sms, E.164).
+    #[schema(min_items = 1, max_items = 50)]
     pub to: Vec<Recipient>,
     /// A template of the app's config (`notifications.templates.<name>`)…
     pub template: Option<String>,
@@ -114,12 +115,9 @@ async fn content(
                 .notifications
                 .unwrap_or_default();
             templates.template(name).cloned().ok_or_else(|| {
-                ApiError::invalid(
-                    "template",
-                    &format!(
-                        "the app has no template {name:?} (config notifications.templates.{name})"
-                    ),
-                )
+                ApiError::Domain(Error::NotFound(format!(
+                    "template {name:?} (config notifications.templates.{name})"
+                )))
             })?
         }
         (None, Some(message)) => {
@@ -134,18 +132,23 @@ async fn content(
         }
     };
     let variables = template::variables_from_json(request.variables.as_ref())?;
-    let rendered = chosen.render(&variables)?;
+    // What the message renders to, with these variables on this channel, is
+    // no schema's to state: a rendering that cannot be sent is a 422.
+    let rendered = chosen.render(&variables).map_err(|err| match err {
+        Error::Invalid { field, message } => ApiError::unprocessable(&field, &message),
+        other => other.into(),
+    })?;
     let text = rendered.text.as_deref().unwrap_or(&rendered.subject);
     match request.channel {
-        Channel::Email if rendered.subject.trim().is_empty() => Err(ApiError::invalid(
+        Channel::Email if rendered.subject.trim().is_empty() => Err(ApiError::unprocessable(
             "message.subject",
             "an e-mail needs a subject",
         )),
-        Channel::Sms | Channel::Realtime if text.trim().is_empty() => Err(ApiError::invalid(
+        Channel::Sms | Channel::Realtime if text.trim().is_empty() => Err(ApiError::unprocessable(
             "message.text",
             "an SMS or a push needs a text (or a subject)",
         )),
-        Channel::Sms if text.chars().count() > MAX_SMS_CHARS => Err(ApiError::invalid(
+        Channel::Sms if text.chars().count() > MAX_SMS_CHARS => Err(ApiError::unprocessable(
             "message.text",
             &format!("an SMS is at most {MAX_SMS_CHARS} characters"),
         )),
@@ -180,7 +183,7 @@ fn recipients(request: &NotifyRequest) -> Result<Vec<Recipient>, ApiError> {
 #[utoipa::path(post, path = "/notify/{appId}", tag = "notify",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe for 24 hours"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Makes retries of this request safe for 24 hours: 1 to 255 printable ASCII characters without spaces (a UUID is usual)"),
     ),
     request_body = NotifyRequest,
     security(("apiKey" = ["notify"]), ("apiKey" = ["notify"], "bearer" = [])),
@@ -188,7 +191,9 @@ fn recipients(request: &NotifyRequest) -> Result<Vec<Recipient>, ApiError> {
         (status = 202, description = "Queued; each notification's status is at /notify/{appId}/{id}", body = NotifyResponse),
         (status = 400, description = "Invalid recipient, channel, template, message or variable (field names it)", body = ErrorBody),
         (status = 401, description = "Missing, invalid or other-app API key or token", body = ErrorBody),
-        (status = 403, description = "The key lacks the notify scope, or the user is not an admin of the app", body = ErrorBody),
+        (status = 403, description = "The key lacks the notify scope, the user is not an admin of the app, or SMS is off on this stage", body = ErrorBody),
+        (status = 404, description = "The app has no template of this name", body = ErrorBody),
+        (status = 422, description = "The message renders to nothing this channel can send: a placeholder without its variable, an e-mail without a subject, an SMS or push without text, an SMS over 1600 characters (field names it)", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used with another request, or its request is still running", body = ErrorBody),
         (status = 429, description = "The app's daily quota for the channel is used up (code quota_exceeded); see Retry-After", body = ErrorBody),
     ))]
@@ -211,8 +216,7 @@ async fn send(
         )
     })?;
     if request.channel == Channel::Sms && !state.settings().sms_enabled {
-        return Err(ApiError::invalid(
-            "channel",
+        return Err(ApiError::forbidden(
             "SMS is off on this stage (its operator turns it on with notifications.sms)",
         ));
     }
@@ -375,7 +379,9 @@ async fn queue(
     responses(
         (status = 200, description = "The notification (status queued, sent, failed or suppressed)", body = Notification),
         (status = 401, description = "Missing, invalid or other-app API key or token", body = ErrorBody),
-        (status = 403, description = "The key lacks the notify scope, or the user is not an admin of the app", body = ErrorBody),
+        (status = 403, description = "The key lacks the notify scope, the user is not an admin of the app, or SMS is off on this stage", body = ErrorBody),
+        (status = 404, description = "The app has no template of this name", body = ErrorBody),
+        (status = 422, description = "The message renders to nothing this channel can send: a placeholder without its variable, an e-mail without a subject, an SMS or push without text, an SMS over 1600 characters (field names it)", body = ErrorBody),
         (status = 404, description = "No such notification in the app", body = ErrorBody),
     ))]
 async fn status(

@@ -23,17 +23,45 @@ pub fn validate_app_id(app_id: &str) -> Result<()> {
     }
 }
 
-/// Validates a browser origin: `scheme://host[:port]`, http or https, no path.
+/// A browser origin as `validate_origin` accepts it (the OpenAPI document's pattern).
+pub const ORIGIN_PATTERN: &str =
+    r"^https?://(?:[A-Za-z0-9.-]{1,247}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$";
+
+/// Validates a browser origin: `scheme://host[:port]`, http or https, no path;
+/// the host a name or address (up to 247 characters), or an IPv6 address in brackets.
 pub fn validate_origin(field: &str, origin: &str) -> Result<()> {
-    let rest = origin
+    let authority = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"));
-    let ok = rest.is_some_and(|host| {
-        !host.is_empty()
-            && host.len() <= 253
-            && host
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'))
+    let ok = authority.is_some_and(|authority| {
+        let (host_ok, port) = match authority.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((address, port)) => (
+                    (2..=45).contains(&address.len())
+                        && address
+                            .bytes()
+                            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.'),
+                    port,
+                ),
+                None => (false, ""),
+            },
+            None => {
+                let end = authority.find(':').unwrap_or(authority.len());
+                let host = &authority[..end];
+                (
+                    (1..=247).contains(&host.len())
+                        && host
+                            .bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-'),
+                    &authority[end..],
+                )
+            }
+        };
+        let port_ok = port.is_empty()
+            || port.strip_prefix(':').is_some_and(|digits| {
+                (1..=5).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit())
+            });
+        host_ok && port_ok
     });
     if ok {
         Ok(())
@@ -111,7 +139,13 @@ mod tests {
     fn origins_have_no_path() {
         assert!(validate_origin("o", "https://app.example.com").is_ok());
         assert!(validate_origin("o", "http://localhost:5173").is_ok());
+        assert!(validate_origin("o", "http://[::1]:8080").is_ok());
         for bad in [
+            "http://a:b",
+            "http://:80",
+            "http://a:123456",
+            "http://[::1",
+            "http://[::1]x",
             "ftp://x",
             "https://x/",
             "https://x/path",

@@ -17,8 +17,12 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::CONFIG;
 
-pub use notifications::{AuthConfig, NotificationsConfig, RequireVerifiedEmail};
+pub use notifications::{AuthConfig, MAX_TEMPLATES, NotificationsConfig, RequireVerifiedEmail};
 pub use settings::{MAX_SETTINGS_BYTES, Settings, merge_patch};
+pub use validate::{
+    MAX_FIELDS_PER_RESOURCE, MAX_FLAGS, MAX_MIME_TYPES, MAX_ORIGINS, MAX_RESOURCES,
+    integral_floats_to_integers,
+};
 
 /// Upper bound of `uploads.maxBytes`: S3's single presigned PUT limit.
 pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -48,10 +52,17 @@ const PATCH_ATTEMPTS: usize = 3;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadLimits {
+    /// 10 MiB when absent.
+    #[serde(default = "default_upload_bytes")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5_368_709_120_u64))]
     pub max_bytes: u64,
     /// `type/subtype` or `type/*`; empty allows every type.
     #[serde(default)]
     pub allowed_mime_types: Vec<String>,
+}
+
+fn default_upload_bytes() -> u64 {
+    DEFAULT_UPLOAD_BYTES
 }
 
 impl Default for UploadLimits {
@@ -71,9 +82,11 @@ impl Default for UploadLimits {
 pub struct RequestLimits {
     /// Requests per minute of the whole app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub requests_per_minute: Option<u32>,
     /// Requests per minute from one client address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub requests_per_minute_per_client: Option<u32>,
 }
 
@@ -169,13 +182,15 @@ fn unknown_key_error(key: &str) -> Error {
 impl ConfigBody {
     /// Reads and validates a config from JSON. An unknown top-level key is
     /// refused pointing at `settings.<key>`; other errors name the field.
-    pub fn from_json(value: Value) -> Result<Self> {
+    pub fn from_json(mut value: Value) -> Result<Self> {
+        validate::integral_floats_as_integers(&mut value);
         let Value::Object(map) = &value else {
             return Err(Error::invalid("body", "a config is a JSON object"));
         };
         if let Some(key) = unknown_key(map) {
             return Err(unknown_key_error(key));
         }
+        validate::structs_are_objects(&value)?;
         let body: Self = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             Error::invalid(
@@ -383,7 +398,8 @@ pub async fn patch(
         let mut json =
             serde_json::to_value(&current.body).map_err(|e| Error::internal("encode config", e))?;
         merge_patch(&mut json, changes);
-        let body = ConfigBody::from_json(json)?;
+        let body =
+            ConfigBody::from_json(json).map_err(|err| validate::patch_refusal(changes, err))?;
         match put(store, app_id, body, Some(current.version)).await {
             Err(Error::PreconditionFailed { .. })
                 if expected_version.is_none() && attempt < PATCH_ATTEMPTS =>

@@ -140,3 +140,13 @@ fn public_reads_withhold_settings() {
     let public = serde_json::to_value(config.without_settings()).unwrap();
     assert!(public.get(SETTINGS_KEY).is_none());
 }
+
+#[test]
+fn structured_keys_are_objects_not_arrays() {
+    // serde alone reads a struct from an array; the OpenAPI document says object.
+    for bad in [json!({"limits": [null, null]}), json!({"uploads": [1, []]})] {
+        let key = bad.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(field_of(body(bad).unwrap_err()), key);
+    }
+    assert!(body(json!({"limits": {}})).is_ok());
+}

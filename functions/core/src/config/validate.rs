@@ -1,14 +1,16 @@
 //! Limits and name rules of the system keys; every error names the offending field.
 
-use super::{ConfigBody, MAX_REQUESTS_PER_MINUTE, MAX_UPLOAD_BYTES, settings};
+use serde_json::{Number, Value};
+
+use super::{ConfigBody, MAX_REQUESTS_PER_MINUTE, MAX_UPLOAD_BYTES, SETTINGS_KEY, settings};
 use crate::apps::validate_origin;
 use crate::error::{Error, Result};
 
-const MAX_FLAGS: usize = 200;
-const MAX_ORIGINS: usize = 50;
-const MAX_RESOURCES: usize = 50;
-const MAX_FIELDS_PER_RESOURCE: usize = 10;
-const MAX_MIME_TYPES: usize = 50;
+pub const MAX_FLAGS: usize = 200;
+pub const MAX_ORIGINS: usize = 50;
+pub const MAX_RESOURCES: usize = 50;
+pub const MAX_FIELDS_PER_RESOURCE: usize = 10;
+pub const MAX_MIME_TYPES: usize = 50;
 
 fn name_ok(name: &str, max: usize, extra: &[u8], first_alpha: bool) -> bool {
     (1..=max).contains(&name.len())
@@ -147,4 +149,96 @@ fn uploads(config: &ConfigBody) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Numbers with no fraction written as floats (`56427.0`, `1e3`) are the
+/// integers they equal, as JSON Schema counts them; serde reads integer fields
+/// only from integer literals, so they are rewritten before the config is read.
+/// `settings`, the app's own values, are kept as written.
+pub(super) fn integral_floats_as_integers(config: &mut Value) {
+    if let Value::Object(map) = config {
+        for (_, value) in map
+            .iter_mut()
+            .filter(|(key, _)| key.as_str() != SETTINGS_KEY)
+        {
+            integral_floats_to_integers(value);
+        }
+    }
+}
+
+/// Rewrites every number with no fraction written as a float (within ±2^53,
+/// where each is exact) as that integer; whether it rewrote any.
+pub fn integral_floats_to_integers(value: &mut Value) -> bool {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                let int = f as i64;
+                *n = Number::from(int);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => {
+            let mut any = false;
+            for item in items {
+                any |= integral_floats_to_integers(item);
+            }
+            any
+        }
+        Value::Object(map) => {
+            let mut any = false;
+            for item in map.values_mut() {
+                any |= integral_floats_to_integers(item);
+            }
+            any
+        }
+        _ => false,
+    }
+}
+
+/// Why a merge patch whose result is invalid is refused: a patch that is
+/// valid on its own (applied to the defaults) but not on the current config
+/// (more flags, resources or templates than allowed, together with the ones
+/// there) conflicts with the current state (409); anything else is the
+/// patch's own error.
+pub(super) fn patch_refusal(changes: &Value, err: Error) -> Error {
+    let Error::Invalid { field, message } = err else {
+        return err;
+    };
+    let mut alone = serde_json::to_value(ConfigBody::default()).unwrap_or(Value::Null);
+    super::merge_patch(&mut alone, changes);
+    if ConfigBody::from_json(alone).is_ok() {
+        Error::Conflict(format!(
+            "{field}: {message} (together with the current config; remove some first)"
+        ))
+    } else {
+        Error::Invalid { field, message }
+    }
+}
+
+/// serde reads a struct from an array too (`"limits": [null, null]`); the
+/// document, and every client, says object: each struct of the config body
+/// must be given as one (or be absent).
+pub(super) fn structs_are_objects(config: &Value) -> Result<()> {
+    let mut structs: Vec<(String, &Value)> = Vec::new();
+    for key in ["uploads", "limits", "auth", "notifications"] {
+        if let Some(value) = config.get(key) {
+            structs.push((key.to_owned(), value));
+        }
+    }
+    if let Some(value) = config.pointer("/auth/requireVerifiedEmail") {
+        structs.push(("auth.requireVerifiedEmail".into(), value));
+    }
+    if let Some(Value::Object(templates)) = config.pointer("/notifications/templates") {
+        for (name, template) in templates {
+            structs.push((format!("notifications.templates.{name}"), template));
+        }
+    }
+    match structs.into_iter().find(|(_, value)| value.is_array()) {
+        Some((field, _)) => Err(Error::invalid(field, "must be a JSON object")),
+        None => Ok(()),
+    }
 }

@@ -1,72 +1,25 @@
-//! Opaque list cursors: base64url of the last key returned, bound to one partition.
+//! List cursors: the id of the last record a page examined; the next page starts after it.
+//!
+//! Any record id is a valid cursor. The list's partition (resource, `where` filter, `owner=me`) comes from the
+//! request, never from the cursor, so a cursor only moves within the list asked for, and one that is not a
+//! `nextCursor` of that list still names a well-defined page (the records after that id), not an error.
 
 use crate::error::{Error, Result};
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn encode_b64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            let index = (n >> (18 - 6 * i)) & 63;
-            out.push(char::from(ALPHABET[index as usize]));
-        }
-    }
-    out
+/// The cursor continuing after the record `id`.
+pub(crate) fn encode(id: &str) -> String {
+    id.to_owned()
 }
 
-fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for chunk in text.as_bytes().chunks(4) {
-        if chunk.len() < 2 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            let value = ALPHABET.iter().position(|a| a == c)?;
-            n |= (value as u32) << (18 - 6 * i);
-        }
-        for i in 0..chunk.len() - 1 {
-            out.push(((n >> (16 - 8 * i)) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Key {
-    pk: String,
-    sk: String,
-}
-
-/// The cursor continuing after `sk` in partition `pk`.
-pub(crate) fn encode(pk: &str, sk: &str) -> String {
-    let key = Key {
-        pk: pk.to_owned(),
-        sk: sk.to_owned(),
-    };
-    encode_b64(serde_json::to_string(&key).unwrap_or_default().as_bytes())
-}
-
-/// The `sk` to continue after, when the cursor belongs to partition `pk` (a
-/// cursor of another list, app or partition is rejected, never followed).
-pub(crate) fn decode(cursor: &str, pk: &str) -> Result<String> {
-    let invalid = || {
+/// The record id to continue after.
+pub(crate) fn decode(cursor: &str) -> Result<String> {
+    super::validate_id(cursor).map_err(|_| {
         Error::invalid(
             "cursor",
-            "is not a cursor of this list; pass nextCursor unchanged",
+            "is the nextCursor of a page (a record id); pass it unchanged",
         )
-    };
-    let bytes = decode_b64(cursor).ok_or_else(invalid)?;
-    let key: Key = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if key.pk != pk || super::validate_id(&key.sk).is_err() {
-        return Err(invalid());
-    }
-    Ok(key.sk)
+    })?;
+    Ok(cursor.to_owned())
 }
 
 #[cfg(test)]
@@ -74,23 +27,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64url_round_trips() {
-        for text in ["", "a", "ab", "abc", "abcd", "{\"pk\":\"R#a#b\"}"] {
-            assert_eq!(
-                decode_b64(&encode_b64(text.as_bytes())).unwrap(),
-                text.as_bytes()
-            );
-        }
-        assert_eq!(encode_b64(b"\xfb\xff"), "-_8");
-    }
-
-    #[test]
-    fn cursors_are_bound_to_their_partition() {
+    fn a_cursor_is_a_record_id() {
         let id = super::super::new_id();
-        let cursor = encode("R#shop#notes", &id);
-        assert_eq!(decode(&cursor, "R#shop#notes").unwrap(), id);
-        assert!(decode(&cursor, "R#other#notes").is_err());
-        assert!(decode("!!", "R#shop#notes").is_err());
-        assert!(decode(&encode("R#shop#notes", "x"), "R#shop#notes").is_err());
+        assert_eq!(decode(&encode(&id)).unwrap(), id);
+        assert!(decode("!!").is_err());
+        assert!(decode(&id.to_uppercase()).is_err());
     }
 }

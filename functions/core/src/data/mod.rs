@@ -196,7 +196,7 @@ pub fn validate_permissions(permissions: &Permissions) -> Result<()> {
             ));
         }
         for (i, entry) in list.iter().enumerate() {
-            let ok = (1..=128).contains(&entry.len())
+            let ok = (1..=128).contains(&entry.chars().count())
                 && entry.chars().all(|c| !c.is_control() && !c.is_whitespace())
                 && entry.strip_prefix("role:").is_none_or(|r| !r.is_empty());
             if !ok {

@@ -123,11 +123,7 @@ pub async fn list(
         ),
         None => (records_pk(app_id, resource), ListSource::Partition),
     };
-    let mut start = query
-        .cursor
-        .as_deref()
-        .map(|c| cursor::decode(c, &pk))
-        .transpose()?;
+    let mut start = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut items = Vec::new();
     let mut examined = 0;
     let mut examined_bytes = 0;
@@ -191,7 +187,7 @@ pub async fn list(
                     let last = i + 1 == count && !more;
                     return Ok(ListPage {
                         items,
-                        next_cursor: (!last).then(|| cursor::encode(&pk, &id)),
+                        next_cursor: (!last).then(|| cursor::encode(&id)),
                         source,
                     });
                 }
@@ -205,7 +201,7 @@ pub async fn list(
             });
         }
         if examined >= MAX_EXAMINED || examined_bytes >= MAX_EXAMINED_BYTES {
-            let next_cursor = start.as_deref().map(|sk| cursor::encode(&pk, sk));
+            let next_cursor = start.as_deref().map(cursor::encode);
             return Ok(ListPage {
                 items,
                 next_cursor,

@@ -1,45 +1,37 @@
-//! Opaque cursors of file listings: hex of the last key returned, bound to one partition and prefix.
+//! Cursors of file listings: the last key a page returned; the next page starts after it.
+//!
+//! Any string is a valid cursor. The listing's partition (app, owner) and prefix come from the request, never from
+//! the cursor, so a cursor only moves within the listing asked for, and one that is not a `nextCursor` of that
+//! listing still names a well-defined page (the keys after it in key order), not an error.
 
-use serde::{Deserialize, Serialize};
+use crate::files::names::MAX_KEY_BYTES;
 
-use crate::error::{Error, Result};
-use crate::files::names;
-
-#[derive(Serialize, Deserialize)]
-struct Position {
-    pk: String,
-    sk: String,
+/// Where a listing of the keys starting with a prefix resumes after a cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// From its first key: the cursor sorts before every key of the prefix.
+    Start,
+    /// After this key (DynamoDB's exclusive start key). Keys sort by their
+    /// UTF-8 bytes, as `str` does; a cursor longer than any key is cut to the
+    /// longest key it starts with, and the page drops what is not after it.
+    After(String),
+    /// Nowhere: the cursor sorts after every key of the prefix.
+    Done,
 }
 
-/// The cursor continuing after `key` in partition `pk`.
-pub(crate) fn encode(pk: &str, key: &str) -> String {
-    let position = Position {
-        pk: pk.to_owned(),
-        sk: key.to_owned(),
-    };
-    hex::encode(serde_json::to_vec(&position).unwrap_or_default())
-}
-
-/// The key to continue after. A cursor of another partition (app, owner) or
-/// of another prefix, or one whose key is not a well-formed key of the app, is
-/// rejected, never followed: the Query's partition comes from the request, so
-/// a forged cursor can at most skip within the caller's own listing.
-pub(crate) fn decode(cursor: &str, pk: &str, app_id: &str, prefix: &str) -> Result<String> {
-    let invalid = || {
-        Error::invalid(
-            "cursor",
-            "is not a cursor of this list; pass nextCursor unchanged",
-        )
-    };
-    let bytes = hex::decode(cursor).map_err(|_| invalid())?;
-    let position: Position = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if position.pk != pk
-        || !position.sk.starts_with(prefix)
-        || names::check_key(app_id, &position.sk).is_err()
-    {
-        return Err(invalid());
+pub(crate) fn resume(cursor: &str, prefix: &str) -> Resume {
+    if !cursor.starts_with(prefix) {
+        return if cursor < prefix {
+            Resume::Start
+        } else {
+            Resume::Done
+        };
     }
-    Ok(position.sk)
+    let mut end = cursor.len().min(MAX_KEY_BYTES);
+    while !cursor.is_char_boundary(end) {
+        end -= 1;
+    }
+    Resume::After(cursor[..end].to_owned())
 }
 
 #[cfg(test)]
@@ -47,16 +39,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_are_bound_to_partition_and_prefix() {
-        let cursor = encode("F#shop", "shop/u1/a.txt");
+    fn any_cursor_is_a_position_in_the_listing() {
         assert_eq!(
-            decode(&cursor, "F#shop", "shop", "shop/").unwrap(),
-            "shop/u1/a.txt"
+            resume("shop/u1/a.txt", "shop/"),
+            Resume::After("shop/u1/a.txt".into())
         );
-        assert!(decode(&cursor, "F#other", "other", "other/").is_err());
-        assert!(decode(&cursor, "F#shop", "shop", "shop/u2/").is_err());
-        assert!(decode("zz", "F#shop", "shop", "shop/").is_err());
-        let forged = encode("F#shop", "other/u1/a.txt");
-        assert!(decode(&forged, "F#shop", "shop", "").is_err());
+        assert_eq!(resume("shop/u1/a.txt", "shop/u2/"), Resume::Start);
+        assert_eq!(resume("shop/u3/a.txt", "shop/u2/"), Resume::Done);
+        assert_eq!(resume("", "shop/"), Resume::Start);
+        assert_eq!(resume("zzz", "shop/"), Resume::Done);
+        let long = format!("shop/{}", "é".repeat(600));
+        let Resume::After(cut) = resume(&long, "shop/") else {
+            panic!("a long cursor of the prefix resumes inside it");
+        };
+        assert!(cut.len() <= MAX_KEY_BYTES && long.starts_with(&cut));
     }
 }

@@ -34,6 +34,7 @@ use crate::data::Caller;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::users::Role;
+use cursor::Resume;
 
 pub use s3::FileStore;
 pub use store::{FileItem, Scope};
@@ -285,29 +286,28 @@ pub async fn list(
         }
         (_, Role::User) => Scope::Owner(caller.user_id.clone()),
     };
-    let prefix = match &query.prefix {
-        Some(prefix) => {
-            names::check_prefix(app_id, prefix)?;
-            prefix.clone()
-        }
-        None => format!("{app_id}/"),
+    let empty = || FilePage {
+        files: Vec::new(),
+        next_cursor: None,
     };
-    let pk = match &scope {
-        Scope::App => store::partition(app_id),
-        Scope::Owner(owner) => store::owner_partition(app_id, owner),
+    let Some(prefix) = names::listed_prefix(app_id, query.prefix.as_deref()) else {
+        return Ok(empty());
     };
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| cursor::decode(c, &pk, app_id, &prefix))
-        .transpose()?;
+    let after = match query.cursor.as_deref().map(|c| cursor::resume(c, &prefix)) {
+        None | Some(Resume::Start) => None,
+        Some(Resume::After(key)) => Some(key),
+        Some(Resume::Done) => return Ok(empty()),
+    };
     let limit = i32::try_from(query.limit.clamp(1, MAX_LIMIT)).unwrap_or(50);
-    let (items, last) =
+    let (mut items, last) =
         store::query(store, app_id, &scope, &prefix, after.as_deref(), limit).await?;
+    if let Some(cursor) = query.cursor.as_deref() {
+        items.retain(|item| item.key.as_str() > cursor);
+    }
     let files = settle_all(store, files, app_id, items).await?;
     Ok(FilePage {
         files: files.into_iter().map(FileInfo::from).collect(),
-        next_cursor: last.map(|key| cursor::encode(&pk, &key)),
+        next_cursor: last,
     })
 }
 

@@ -3,12 +3,43 @@
 use crate::config::UploadLimits;
 use crate::error::{Error, Result};
 
-/// Longest file name (with its folders) a client may choose, in bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+/// Longest file name (with its folders) a client may choose, in characters:
+/// at 4 bytes a character at most, with the app's and the user's id, the
+/// object key stays within S3's 1024 bytes.
+pub const MAX_NAME_CHARS: usize = 200;
 /// Longest object key, in bytes (S3 allows 1024).
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Longest content type, in bytes.
 const MAX_TYPE_BYTES: usize = 255;
+
+/// One folder or file name: no `/`, backslash or control character, and not
+/// empty, `.` or `..` (as a regular expression: the OpenAPI document's patterns).
+pub const SEGMENT_PATTERN: &str = concat!(
+    r"(?:[^/.\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*",
+    r"|\.[^/.\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*",
+    r"|\.\.[^/\\\u0000-\u001f\u007f-\u009f]+)"
+);
+
+/// What is wrong with a `/`-separated name, whatever its length.
+fn segments_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("must not be empty");
+    }
+    if name.starts_with('/') {
+        return Some("must not start with '/'");
+    }
+    if name.contains('\\') {
+        return Some("must not contain '\\'; separate folders with '/'");
+    }
+    if name.chars().any(char::is_control) {
+        return Some("must not contain control characters");
+    }
+    name.split('/').find_map(|segment| match segment {
+        "" => Some("must not contain empty folder names ('//' or a trailing '/')"),
+        "." | ".." => Some("must not contain '.' or '..' segments"),
+        _ => None,
+    })
+}
 
 /// Checks a client-chosen file name such as `photos/cat.png`: folders are
 /// separated by `/`, and no segment may be empty, `.` or `..`, so a name can
@@ -16,28 +47,14 @@ const MAX_TYPE_BYTES: usize = 255;
 /// and control characters are refused because browsers, shells and S3 tools
 /// treat them inconsistently.
 pub fn validate_file_name(field: &str, name: &str) -> Result<()> {
-    let fail = |message: &str| Err(Error::invalid(field, message));
-    if name.is_empty() {
-        return fail("must not be empty");
+    if let Some(problem) = segments_problem(name) {
+        return Err(Error::invalid(field, problem));
     }
-    if name.len() > MAX_NAME_BYTES {
-        return fail(&format!("must be at most {MAX_NAME_BYTES} bytes"));
-    }
-    if name.starts_with('/') {
-        return fail("must not start with '/'");
-    }
-    if name.contains('\\') {
-        return fail("must not contain '\\'; separate folders with '/'");
-    }
-    if name.chars().any(char::is_control) {
-        return fail("must not contain control characters");
-    }
-    for segment in name.split('/') {
-        match segment {
-            "" => return fail("must not contain empty folder names ('//' or a trailing '/')"),
-            "." | ".." => return fail("must not contain '.' or '..' segments"),
-            _ => {}
-        }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -55,26 +72,25 @@ pub fn object_key(app_id: &str, user_id: &str, file_name: &str) -> Result<String
     Ok(key)
 }
 
-/// Checks a key a client sent back: it must be a well-formed key under this
-/// app's prefix. A key of another app is refused here, before any lookup, so
-/// it is never read, signed or deleted whatever the caller's rights.
+/// Checks a key a client sent back. A malformed one (not `{appId}/{owner}/{name}`
+/// by the segment rules) is invalid; a well-formed key of another app, or one
+/// longer than any key can be, names no file of this app and is not found. Either
+/// way it is refused here, before any lookup, so it is never read, signed or
+/// deleted whatever the caller's rights.
 pub fn check_key(app_id: &str, key: &str) -> Result<()> {
-    let not_ours = || Error::invalid("key", "is not a file key of this app");
-    if key.len() > MAX_KEY_BYTES {
-        return Err(Error::invalid(
-            "key",
-            format!("must be at most {MAX_KEY_BYTES} bytes"),
-        ));
-    }
-    let rest = key
-        .strip_prefix(app_id)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .ok_or_else(not_ours)?;
-    let (owner, name) = rest.split_once('/').ok_or_else(not_ours)?;
+    let malformed = || Error::invalid("key", "is not a file key ({appId}/{userId}/{fileName})");
+    let (key_app, rest) = key.split_once('/').ok_or_else(malformed)?;
+    crate::apps::validate_app_id(key_app).map_err(|_| malformed())?;
+    let (owner, name) = rest.split_once('/').ok_or_else(malformed)?;
     // The owner is checked by the same segment rules, so `{app}/../x` cannot
     // name a key outside the app's prefix.
-    validate_file_name("key", owner)?;
-    validate_file_name("key", name)
+    if let Some(problem) = segments_problem(owner).or_else(|| segments_problem(name)) {
+        return Err(Error::invalid("key", problem));
+    }
+    if key_app != app_id || key.len() > MAX_KEY_BYTES {
+        return Err(Error::NotFound("file".into()));
+    }
+    Ok(())
 }
 
 /// The owner segment of a key already accepted by `check_key`.
@@ -82,18 +98,20 @@ pub fn key_owner(key: &str) -> Option<&str> {
     key.split('/').nth(1)
 }
 
-/// A `prefix` filter must stay inside the app's keys.
-pub fn check_prefix(app_id: &str, prefix: &str) -> Result<()> {
-    let inside = prefix
-        .strip_prefix(app_id)
-        .is_some_and(|rest| rest.starts_with('/'));
-    if !inside || prefix.len() > MAX_KEY_BYTES || prefix.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "prefix",
-            format!("must be a key prefix starting with '{app_id}/'"),
-        ));
+/// The key prefix a `prefix` filter lists within the app's keys: `None` when
+/// no key of the app can start with it (another app's, or longer than a key),
+/// which is an empty listing, not an error.
+pub fn listed_prefix(app_id: &str, prefix: Option<&str>) -> Option<String> {
+    let own = format!("{app_id}/");
+    match prefix {
+        None => Some(own),
+        // `sho` or `shop` for app `shop`: every key of the app.
+        Some(prefix) if own.starts_with(prefix) => Some(own),
+        Some(prefix) if prefix.starts_with(&own) && prefix.len() <= MAX_KEY_BYTES => {
+            Some(prefix.to_owned())
+        }
+        Some(_) => None,
     }
-    Ok(())
 }
 
 fn is_token(text: &str) -> bool {
@@ -183,7 +201,9 @@ mod tests {
         ] {
             assert!(validate_file_name("fileName", good).is_ok(), "{good}");
         }
-        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        let long = "x".repeat(MAX_NAME_CHARS + 1);
+        // Characters are counted, not bytes: 200 four-byte characters are a name.
+        assert!(validate_file_name("fileName", &"\u{1F600}".repeat(MAX_NAME_CHARS)).is_ok());
         for bad in [
             "",
             "/abs",
@@ -212,23 +232,46 @@ mod tests {
         assert_eq!(key, "shop/u1/docs/a.pdf");
         assert!(check_key("shop", &key).is_ok());
         assert_eq!(key_owner(&key), Some("u1"));
+        // Malformed keys are invalid (400)...
         for bad in [
-            "shopx/u1/a.pdf",
-            "other/u1/a.pdf",
             "shop/u1",
             "shop//a.pdf",
             "shop/u1/../other/x",
             "/shop/u1/a",
             "shop/../other/u/x",
             "shop/./u1/x",
+            "Shop/u1/a.pdf",
+            "shop/u1/a\\b",
         ] {
-            assert!(check_key("shop", bad).is_err(), "{bad}");
+            assert!(
+                matches!(check_key("shop", bad), Err(Error::Invalid { .. })),
+                "{bad}"
+            );
         }
-        let deep = format!("{}/{}", "d".repeat(200), "n".repeat(50));
-        assert!(object_key("shop", &"u".repeat(800), &deep).is_err());
-        assert!(check_prefix("shop", "shop/u1/docs").is_ok());
-        assert!(check_prefix("shop", "shopx/").is_err());
-        assert!(check_prefix("shop", "other/").is_err());
+        // ...well-formed ones of another app, or longer than any key, name no file here (404).
+        let long = format!("shop/u1/{}", "n".repeat(MAX_KEY_BYTES));
+        for elsewhere in ["shopx/u1/a.pdf", "other/u1/a.pdf", long.as_str()] {
+            assert!(
+                matches!(check_key("shop", elsewhere), Err(Error::NotFound(_))),
+                "{elsewhere}"
+            );
+        }
+        let deep = format!("{}/{}", "d".repeat(100), "n".repeat(50));
+        assert!(object_key("shop", &"u".repeat(900), &deep).is_err());
+        assert!(object_key("shop", "u1", &deep).is_ok());
+    }
+
+    #[test]
+    fn a_prefix_outside_the_app_lists_nothing() {
+        let listed = |p: Option<&str>| listed_prefix("shop", p);
+        assert_eq!(listed(None).as_deref(), Some("shop/"));
+        assert_eq!(listed(Some("sh")).as_deref(), Some("shop/"));
+        assert_eq!(listed(Some("shop/")).as_deref(), Some("shop/"));
+        assert_eq!(listed(Some("shop/u1/do")).as_deref(), Some("shop/u1/do"));
+        for outside in ["shopx/", "other/", "x"] {
+            assert_eq!(listed(Some(outside)), None, "{outside}");
+        }
+        assert_eq!(listed(Some(&"shop/".repeat(300))), None);
     }
 
     #[test]

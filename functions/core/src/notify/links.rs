@@ -2,15 +2,27 @@
 
 use crate::error::{Error, Result};
 
-/// Longest page URL accepted.
-const MAX_URL_LEN: usize = 1024;
+/// Longest page URL accepted, in characters.
+const MAX_URL_CHARS: usize = 1024;
+
+/// `validate_page_url` as a regular expression (the OpenAPI document's pattern,
+/// with `maxLength` 1024): a port is 0 to 65535, the rest has no whitespace
+/// (Unicode White_Space) or control character.
+pub const PAGE_URL_PATTERN: &str = concat!(
+    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))",
+    r"(?::(?:0{0,4}[0-9]|0{0,3}[1-9][0-9]|0{0,2}[1-9][0-9]{2}|0?[1-9][0-9]{3}|[1-5][0-9]{4}",
+    r"|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"(?:[/?#][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"
+);
 
 /// Checks a page a link may open: `https://host[:port]/path`, with `http`
 /// only for `localhost` and `127.0.0.1` (a frontend in development). A query
 /// or a fragment (hash routing) is kept; the token is appended to the last.
 pub fn validate_page_url(url: &str) -> Result<()> {
     let invalid = |why: &str| Error::invalid("url", why.to_owned());
-    if url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if url.chars().count() > MAX_URL_CHARS
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(invalid("must be at most 1024 characters without spaces"));
     }
     let (scheme, rest) = url
@@ -20,13 +32,19 @@ pub fn validate_page_url(url: &str) -> Result<()> {
     if authority.is_empty() || authority.contains('@') {
         return Err(invalid("must name a host (and no user name)"));
     }
+    let port_ok = |port: &str| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|c| c.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    };
     let host = authority
         .rsplit_once(':')
-        .filter(|(_, port)| port.parse::<u16>().is_ok())
+        .filter(|(_, port)| port_ok(port))
         .map_or(authority, |(host, _)| host);
-    let host_ok = host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     let local = matches!(host, "localhost" | "127.0.0.1");
     match scheme {
         "https" if host_ok => Ok(()),
@@ -78,6 +96,9 @@ mod tests {
             "https:///reset",
             "https://user@app.example.com/",
             "https://app.example.com/a b",
+            "https://:80/x",
+            "https://app.example.com:+80/",
+            "https://app.example.com:65536/",
             "javascript://alert(1)",
         ] {
             assert!(validate_page_url(bad).is_err(), "{bad}");

@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 
 /// Longest subject (RFC 5322's line limit).
 pub const MAX_SUBJECT_CHARS: usize = 998;
-/// Largest text or HTML body of one template or inline message.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Most variables one send may pass, and the longest value.
+/// Largest text or HTML body of one template or inline message, in characters.
+pub const MAX_BODY_CHARS: usize = 64 * 1024;
+/// Most variables one send may pass, and the longest value (in characters).
 pub const MAX_VARIABLES: usize = 50;
-pub const MAX_VARIABLE_BYTES: usize = 4 * 1024;
+pub const MAX_VARIABLE_CHARS: usize = 4 * 1024;
 
 /// A message to render: what an app stores in its config, or sends inline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,10 +160,10 @@ impl Template {
         for (name, part) in [("text", &self.text), ("html", &self.html)] {
             if let Some(part) = part {
                 let part_field = format!("{field}.{name}");
-                if part.len() > MAX_BODY_BYTES {
+                if part.chars().count() > MAX_BODY_CHARS {
                     return Err(Error::invalid(
                         part_field,
-                        format!("must be at most {MAX_BODY_BYTES} bytes"),
+                        format!("must be at most {MAX_BODY_CHARS} characters"),
                     ));
                 }
                 parse(&part_field, part)?;
@@ -244,10 +244,10 @@ pub fn variables_from_json(value: Option<&serde_json::Value>) -> Result<Variable
                 ));
             }
         };
-        if text.len() > MAX_VARIABLE_BYTES {
+        if text.chars().count() > MAX_VARIABLE_CHARS {
             return Err(Error::invalid(
                 field,
-                format!("must be at most {MAX_VARIABLE_BYTES} bytes"),
+                format!("must be at most {MAX_VARIABLE_CHARS} characters"),
             ));
         }
         vars.insert(name.clone(), text);
@@ -336,7 +336,7 @@ mod tests {
             bad("a\nb", Some("x"), None),
             "notifications.templates.w.subject"
         );
-        let big = "x".repeat(MAX_BODY_BYTES + 1);
+        let big = "x".repeat(MAX_BODY_CHARS + 1);
         assert_eq!(bad("s", Some(&big), None), "notifications.templates.w.text");
         assert!(
             Template {

@@ -95,21 +95,22 @@ async fn indexed_fields(
 /// List the records the caller may read, oldest first unless `order=desc`. A
 /// request examines at most 1 MiB (or 1,000) stored records; when records the
 /// caller may not read use that up, the page is short and `nextCursor` goes on.
+/// `?where.<field>=<value>` filters on equality of a field the app's config
+/// declares in `indexedFields` (one filter per field).
 #[utoipa::path(get, path = "/api/{appId}/{resource}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
-        ("order" = Option<String>, Query, description = "asc (default) or desc, by creation time"),
-        ("fields" = Option<String>, Query, description = "Comma-separated data fields to return"),
-        ("where.<field>" = Option<String>, Query, description = "Equality filter on a declared indexed field"),
-        ("owner" = Option<String>, Query, description = "me: only the caller's own records, read from the owner index"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "nextCursor of the previous page: the page starts after this record id"),
+        ("order" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc (default) or desc, by creation time"),
+        ("fields" = Option<String>, Query, pattern = r"^[^,]*[^,\s][^,]*(,[^,]*[^,\s][^,]*)*$", description = "Comma-separated data fields to return"),
+        ("owner" = Option<String>, Query, pattern = "^me$", description = "me: only the caller's own records, read from the owner index"),
     ),
     security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(
         (status = 200, description = "A page of readable records", body = RecordPage),
-        (status = 400, description = "Invalid parameter, cursor, or filter on an undeclared field", body = ErrorBody),
+        (status = 400, description = "Invalid parameter, or a filter on an undeclared field", body = ErrorBody),
         (status = 401, description = "Missing or invalid key or token, or another app's", body = ErrorBody),
     ))]
 async fn list_records(
@@ -149,7 +150,7 @@ async fn list_records(
 #[utoipa::path(post, path = "/api/{appId}/{resource}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "Any resource name, [A-Za-z0-9_-]{1,64}"),
     ),
     request_body = RecordBody,
     security(("apiKey" = ["data:write"], "bearer" = [])),
@@ -197,8 +198,8 @@ async fn create_record(
 #[utoipa::path(get, path = "/api/{appId}/{resource}/{id}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "The resource"),
-        ("id" = String, Path, description = "The record id"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "The resource"),
+        ("id" = String, Path, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "The record id (a UUIDv7 the server returned)"),
     ),
     security(("apiKey" = ["data:read"], "bearer" = [])),
     responses(
@@ -256,9 +257,9 @@ async fn change(
 #[utoipa::path(put, path = "/api/{appId}/{resource}/{id}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "The resource"),
-        ("id" = String, Path, description = "The record id"),
-        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "The resource"),
+        ("id" = String, Path, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "The record id (a UUIDv7 the server returned)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,19}"?)$"#, description = "Expected current version, as in ETag (\"3\", W/\"3\", 3 or *)"),
     ),
     request_body = RecordBody,
     security(("apiKey" = ["data:write"], "bearer" = [])),
@@ -285,9 +286,9 @@ async fn put_record(
 #[utoipa::path(patch, path = "/api/{appId}/{resource}/{id}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "The resource"),
-        ("id" = String, Path, description = "The record id"),
-        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "The resource"),
+        ("id" = String, Path, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "The record id (a UUIDv7 the server returned)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,19}"?)$"#, description = "Expected current version, as in ETag (\"3\", W/\"3\", 3 or *)"),
     ),
     request_body = RecordBody,
     security(("apiKey" = ["data:write"], "bearer" = [])),
@@ -314,13 +315,14 @@ async fn patch_record(
 #[utoipa::path(delete, path = "/api/{appId}/{resource}/{id}", tag = "data",
     params(
         ("appId" = String, Path, description = "The app"),
-        ("resource" = String, Path, description = "The resource"),
-        ("id" = String, Path, description = "The record id"),
-        ("If-Match" = Option<String>, Header, description = "Expected current version, as in ETag"),
+        ("resource" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$", description = "The resource"),
+        ("id" = String, Path, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", description = "The record id (a UUIDv7 the server returned)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,19}"?)$"#, description = "Expected current version, as in ETag (\"3\", W/\"3\", 3 or *)"),
     ),
     security(("apiKey" = ["data:write"], "bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid resource name, id or If-Match", body = ErrorBody),
         (status = 403, description = "Readable but not writable by the caller, or the app requires a verified e-mail to write (code email_not_verified)", body = ErrorBody),
         (status = 404, description = "No such record, or not readable by the caller", body = ErrorBody),
         (status = 412, description = "If-Match names a stale version", body = ErrorBody),
