@@ -156,20 +156,26 @@ async fn changes_of_a_record_wait_behind_a_retry_and_arrive_in_stream_order() {
         (retry.delivery_id.as_str(), retry.attempt),
         (jobs[0].delivery_id.as_str(), 2)
     );
+    // The message of that attempt comes back (its run stopped before queueing the
+    // retry): no second attempt, the same retry queued again.
+    let repeated = process(db, &sender, jobs[0].clone(), now).await.unwrap();
+    assert!(repeated.attempt.is_none());
+    assert_eq!(queued(&repeated), retry);
     let b = process(db, &sender, jobs[1].clone(), now).await.unwrap();
     assert_eq!(b.next, Next::Done);
     assert_eq!(ids(&seen), [id_of(100), id_of(150)]);
 
     // The stream retries the batch: nothing is logged twice. Only the change in flight
     // is queued again (its first run might have stopped before queueing it), and that
-    // copy makes no attempt.
+    // copy makes no attempt: it queues the pending retry again (the retry's claim drops a copy).
     let again = fan_out(db, &batch, now).await;
     assert_eq!(again, [jobs[0].clone()]);
     assert_eq!(states(db).await.len(), 4);
     let copy = process(db, &sender, again[0].clone(), now + 1)
         .await
         .unwrap();
-    assert!(copy.attempt.is_none() && copy.next == Next::Done);
+    assert!(copy.attempt.is_none());
+    assert_eq!(queued(&copy), retry);
 
     // The retry succeeds 5 s later and hands the lane to the next change, then the next.
     let delivered = process(db, &sender, retry, now + 5).await.unwrap();

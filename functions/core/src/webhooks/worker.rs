@@ -107,7 +107,29 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
                 ..Processed::done()
             });
         }
-        // Already attempted, held, expired from the log or the app deleted.
+        // A repeated job whose attempt was made and logged as failed: its first
+        // run may have stopped before queueing the retry, so queue it (again;
+        // the retry's own claim drops a duplicate).
+        Claim::Stale(Some(made))
+            if made.state == DeliveryState::Retrying
+                && made.claimed.map(|(n, _)| n) == Some(job.attempt) =>
+        {
+            let due = made.next_retry_at.unwrap_or(now);
+            let retry = Job {
+                attempt: job.attempt + 1,
+                due,
+                ..job
+            };
+            let delay_secs = backoff::hop_delay(due, now).unwrap_or(0);
+            return Ok(Processed {
+                next: Next::Queue {
+                    job: retry,
+                    delay_secs,
+                },
+                ..Processed::done()
+            });
+        }
+        // Superseded, held, expired from the log or the app deleted.
         Claim::Stale(_) => return Ok(Processed::done()),
     };
     let (subscription, secrets) =
