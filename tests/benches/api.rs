@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use ob_tests::calls::round_trips;
 use ob_tests::fixtures::{Api, Call, test_settings};
 use serde_json::json;
 
@@ -288,8 +289,9 @@ fn render_stage() {
     report("obctl render --stage prod", samples);
 }
 
-/// DynamoDB calls and latency per warm request, route by route (what
-/// `tests/e2e/api_calls.rs` asserts), request-limit syncs excluded.
+/// DynamoDB calls, sequential round trips and latency per warm request,
+/// route by route (what `tests/e2e/api_calls.rs` asserts), request-limit
+/// syncs excluded (a login's own counters included).
 async fn route_budget(n: usize) {
     use axum::http::Method;
     let mut settings = test_settings();
@@ -308,7 +310,9 @@ async fn route_budget(n: usize) {
     let id = created.body["id"].as_str().unwrap_or_default().to_owned();
     let record = format!("/api/bench/notes/{id}");
     let limits = api.store.tables.limits.clone();
-    println!("per route, warm ({n} requests each): DynamoDB calls per request, latency");
+    println!(
+        "per route, warm ({n} requests each): DynamoDB calls and sequential round trips per request, latency"
+    );
     type MakeCall<'a> = Box<dyn Fn(usize) -> Call + 'a>;
     let routes: Vec<(&str, MakeCall<'_>)> = vec![
         (
@@ -343,17 +347,27 @@ async fn route_budget(n: usize) {
     ];
     for (name, request) in &routes {
         let mut calls = Vec::with_capacity(n);
+        let mut trips = Vec::with_capacity(n);
         let mut samples = Vec::with_capacity(n);
         for i in 0..n {
             api.calls.take();
             let start = Instant::now();
             api.send(request(i)).await;
             samples.push(start.elapsed());
-            calls.push(api.calls.take_excluding(&limits).len());
+            let path = api.calls.take_request_path(&limits);
+            calls.push(path.len());
+            trips.push(round_trips(&path));
         }
         calls.sort_unstable();
+        trips.sort_unstable();
         report(
-            &format!("{name} [{}..{} calls]", calls[0], calls[calls.len() - 1]),
+            &format!(
+                "{name} [{}..{} calls, {}..{} round trips]",
+                calls[0],
+                calls[calls.len() - 1],
+                trips[0],
+                trips[trips.len() - 1]
+            ),
             samples,
         );
     }

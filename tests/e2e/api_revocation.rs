@@ -1,4 +1,4 @@
-//! Access ends when it is taken away: writes of a disabled user, a demoted admin, a revoked key or a suspended or deleted app are refused at once, whatever the instance has cached.
+//! Access ends when it is taken away: sign-ins with a revoked key or of a suspended app, writes of a disabled user, a demoted admin, a revoked key or a suspended or deleted app are refused at once, whatever the instance has cached.
 
 #![allow(clippy::unwrap_used)]
 
@@ -189,4 +189,52 @@ async fn a_standing_caller_deletes_a_file_with_its_audit_entry() {
         .find(|e| e.action == "file.delete")
         .expect("audited");
     assert_eq!(entry.target, format!("file:{file}"));
+}
+
+#[tokio::test]
+async fn a_revoked_key_or_a_suspended_app_signs_no_one_in() {
+    let api = Api::start().await;
+    let shop = api.app("shop").await;
+    let password = "correct horse battery";
+    api.register(&shop, "ada@example.com", password)
+        .await
+        .expect(StatusCode::CREATED);
+    api.login(&shop, "ada@example.com", password)
+        .await
+        .expect(StatusCode::OK);
+    // The instance now holds the key as verified; a login does not read it
+    // again but checks it in the session's transaction.
+    ob_core::api_keys::revoke(&api.store, "shop", &shop.key_id)
+        .await
+        .unwrap();
+    let refused = api
+        .login(&shop, "ada@example.com", password)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.str("/error/message"), "invalid API key");
+
+    let other = api.app("other").await;
+    api.register(&other, "bob@example.com", password)
+        .await
+        .expect(StatusCode::CREATED);
+    ob_core::apps::set_state(&api.store, "other", AppState::Suspended)
+        .await
+        .unwrap();
+    api.login(&other, "bob@example.com", password)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+
+    for app in ["shop", "other"] {
+        let signed_in = ob_core::audit::list(&api.store, app, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "auth.login.success")
+            .count();
+        let expected = usize::from(app == "shop");
+        assert_eq!(
+            signed_in, expected,
+            "{app}: a refused login starts no session"
+        );
+    }
 }

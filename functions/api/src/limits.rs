@@ -24,6 +24,9 @@ use ob_core::{Error, Store};
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// Windows are one minute.
 pub const WINDOW_SECS: i64 = 60;
+/// How the subject of every request counter begins (`req:app`, `req:ip:…`),
+/// apart from the login and registration counters of the same table.
+pub const SUBJECT_PREFIX: &str = "req:";
 /// Most counters one instance tracks (distinct apps and addresses per minute).
 const MAX_COUNTERS: usize = 4096;
 
@@ -140,7 +143,7 @@ pub fn counters(app_id: Option<&str>, client: Option<&str>, limits: RateLimits) 
     if let Some(app_id) = app_id {
         counters.push(Counter::new(
             app_id,
-            "req:app",
+            &format!("{SUBJECT_PREFIX}app"),
             limits.per_app,
             WINDOW_SECS,
             now,
@@ -149,7 +152,7 @@ pub fn counters(app_id: Option<&str>, client: Option<&str>, limits: RateLimits) 
     if let Some(client) = client {
         counters.push(Counter::new(
             app_id.unwrap_or("_"),
-            &format!("req:ip:{client}"),
+            &format!("{SUBJECT_PREFIX}ip:{client}"),
             limits.per_client,
             WINDOW_SECS,
             now,

@@ -59,6 +59,29 @@ pub async fn start(
     user_id: &str,
     ttl_secs: i64,
 ) -> Result<IssuedRefresh> {
+    start_with(
+        store,
+        app_id,
+        user_id,
+        ttl_secs,
+        |_| Ok(Vec::new()),
+        |_| None,
+    )
+    .await
+}
+
+/// Starts a session as `start` does, in one transaction that begins with the
+/// items `lead` makes for it (a login's standing checks and its audit entry
+/// naming the session): all land or none. A cancelled transaction is the
+/// error `refusal` finds in its per-item cancellation codes, if any.
+pub async fn start_with(
+    store: &Store,
+    app_id: &str,
+    user_id: &str,
+    ttl_secs: i64,
+    lead: impl FnOnce(&Session) -> Result<Vec<TransactWriteItem>>,
+    refusal: impl FnOnce(&[String]) -> Option<Error>,
+) -> Result<IssuedRefresh> {
     let table = store.sessions_table()?;
     let session = Session {
         family_id: uuid::Uuid::new_v4().to_string(),
@@ -84,17 +107,21 @@ pub async fn start(
     family.insert("revoked".into(), attr::b(false));
     family.insert("createdAt".into(), attr::n(now));
     family.insert(ttl_attr().into(), attr::n(expires_at));
-    let items = vec![
-        put(table, family)?,
-        put(table, token_item(&session, &token, expires_at, issued_ms))?,
-    ];
+    let mut items = lead(&session)?;
+    items.push(put(table, family)?);
+    items.push(put(
+        table,
+        token_item(&session, &token, expires_at, issued_ms),
+    )?);
     store
         .client
         .transact_write_items()
         .set_transact_items(Some(items))
         .send()
         .await
-        .map_err(|e| Error::sdk("start session", e))?;
+        .map_err(|err| {
+            refusal(&cancellation_codes(&err)).unwrap_or_else(|| Error::sdk("start session", err))
+        })?;
     Ok(IssuedRefresh {
         session,
         token,

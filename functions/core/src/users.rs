@@ -1,12 +1,18 @@
 //! Users of an app: registration with atomic per-app e-mail uniqueness, lookup, roles and the disabled flag.
+//!
+//! Each user is two items of its app's partition: the user (`USER#{id}`) and
+//! its e-mail guard (`EMAIL#{email}`), which keeps the address unique and
+//! carries a copy of the user and its password hash, so a login reads one
+//! item. Every write of a copied field (`writes`) updates both in one transaction.
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+mod writes;
+
+pub use writes::{mark_email_verified, set_disabled, set_password, set_role};
+
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -177,10 +183,8 @@ pub async fn register(
     let table = store.users_table()?;
     let mut user_item = to_item(&user);
     user_item.insert("passwordHash".into(), attr::s(password_hash));
-    let mut guard = Item::new();
-    guard.insert(USERS.partition_key.into(), attr::s(keys::users_pk(app_id)));
+    let mut guard = user_item.clone();
     guard.insert(sort_key().into(), attr::s(keys::email_sk(&email)));
-    guard.insert("userId".into(), attr::s(&user.user_id));
     let put = |item: Item| -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(table)
@@ -192,43 +196,18 @@ pub async fn register(
         Ok(TransactWriteItem::builder().put(put).build())
     };
     let items = vec![put(user_item)?, put(guard)?];
-    // A transaction can be cancelled by a concurrent one touching the same item
-    // ("TransactionConflict"); retrying then reads the winner's guard and fails
-    // with a condition check, which is the answer we want.
-    for attempt in 0..4 {
-        let result = store
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(user),
-            Err(err) => err,
-        };
-        let reasons: Vec<String> = match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-                .cancellation_reasons()
-                .iter()
-                .filter_map(|r| r.code().map(str::to_owned))
-                .collect(),
-            Some(other) if other.code() == Some("TransactionConflictException") => {
-                vec!["TransactionConflict".into()]
-            }
-            _ => return Err(Error::sdk("register user", err)),
-        };
-        if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
-            return Err(Error::Conflict("e-mail already registered".into()));
-        }
-        if !reasons.iter().any(|r| r == "TransactionConflict") || attempt == 3 {
-            return Err(Error::sdk("register user", err));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+    // A concurrent registration of the address cancels with a conflict; the
+    // retry then reads the winner's guard and fails its condition: `Conflict`.
+    if writes::transact(store, items, "register user").await? {
+        Ok(user)
+    } else {
+        Err(Error::Conflict("e-mail already registered".into()))
     }
-    Err(Error::Internal("register user: retries exhausted".into()))
 }
 
-/// Finds a user by e-mail through the guard item (two consistent reads).
+/// Finds a user by e-mail: one consistent read of the e-mail guard, which
+/// carries the login copy of the user. A guard written before it carried one
+/// (only `userId`) costs a second read, of the user item.
 pub async fn find_by_email(store: &Store, app_id: &str, email: &str) -> Result<Option<UserRecord>> {
     let Ok(email) = normalize_email(email) else {
         return Ok(None);
@@ -236,8 +215,23 @@ pub async fn find_by_email(store: &Store, app_id: &str, email: &str) -> Result<O
     let Some(guard) = get_item(store, app_id, &keys::email_sk(&email)).await? else {
         return Ok(None);
     };
+    if let Some(record) = login_copy(&guard)? {
+        return Ok(Some(record));
+    }
     let user_id = attr::get_s(&guard, "userId")?;
     get(store, app_id, &user_id).await
+}
+
+/// The user and hash a guard carries, or `None` for a guard that holds only
+/// the user's id (registered before guards carried a copy).
+fn login_copy(guard: &Item) -> Result<Option<UserRecord>> {
+    if !guard.contains_key("appId") || !guard.contains_key("passwordHash") {
+        return Ok(None);
+    }
+    Ok(Some(UserRecord {
+        user: from_item(guard)?,
+        password_hash: attr::get_s(guard, "passwordHash")?,
+    }))
 }
 
 /// Reads a user by id.
@@ -271,135 +265,6 @@ pub async fn current_role(
         return Err(lapsed());
     }
     Ok(Role::parse(&attr::opt_s(&item, "role").unwrap_or_default()).unwrap_or(Role::User))
-}
-
-/// Grants or withdraws a role (operator action from the CLI). The user's
-/// access tokens issued until now no longer write; reads end when they expire.
-pub async fn set_role(store: &Store, app_id: &str, user_id: &str, role: Role) -> Result<()> {
-    update_flag(
-        store,
-        app_id,
-        user_id,
-        "#f = :v",
-        "role",
-        attr::s(role.as_str()),
-    )
-    .await
-}
-
-/// Disables or re-enables an account; a disabled user can neither log in nor
-/// refresh, and their access tokens no longer write (reads end when they expire).
-pub async fn set_disabled(
-    store: &Store,
-    app_id: &str,
-    user_id: &str,
-    disabled: bool,
-) -> Result<()> {
-    update_flag(
-        store,
-        app_id,
-        user_id,
-        "#f = :v",
-        "disabled",
-        attr::b(disabled),
-    )
-    .await
-}
-
-/// Replaces a user's password hash (a completed password reset). The reset
-/// proved the user reads mail at the address, so it also counts as verifying it.
-pub async fn set_password(
-    store: &Store,
-    app_id: &str,
-    user_id: &str,
-    password_hash: &str,
-) -> Result<()> {
-    let result = store
-        .client
-        .update_item()
-        .table_name(store.users_table()?)
-        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
-        .key(sort_key(), attr::s(keys::user_sk(user_id)))
-        .update_expression(
-            "SET passwordHash = :hash, passwordChangedAt = :now, updatedAt = :now, \
-             emailVerified = :true, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
-        )
-        .condition_expression("attribute_exists(#pk)")
-        .expression_attribute_names("#pk", USERS.partition_key)
-        .expression_attribute_values(":hash", attr::s(password_hash))
-        .expression_attribute_values(":true", attr::b(true))
-        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("user {user_id}"))),
-        Err(err) => Err(Error::sdk("set password", err)),
-    }
-}
-
-/// Marks `email` verified for a user, only while it is still the user's
-/// address (a link sent to an old address proves nothing about a new one).
-/// Returns whether it was marked.
-pub async fn mark_email_verified(
-    store: &Store,
-    app_id: &str,
-    user_id: &str,
-    email: &str,
-) -> Result<bool> {
-    let result = store
-        .client
-        .update_item()
-        .table_name(store.users_table()?)
-        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
-        .key(sort_key(), attr::s(keys::user_sk(user_id)))
-        .update_expression(
-            "SET emailVerified = :true, updatedAt = :now, emailVerifiedAt = if_not_exists(emailVerifiedAt, :now)",
-        )
-        .condition_expression("attribute_exists(#pk) AND email = :email")
-        .expression_attribute_names("#pk", USERS.partition_key)
-        .expression_attribute_values(":true", attr::b(true))
-        .expression_attribute_values(":email", attr::s(email))
-        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if is_conditional_failure(&err) => Ok(false),
-        Err(err) => Err(Error::sdk("mark e-mail verified", err)),
-    }
-}
-
-async fn update_flag(
-    store: &Store,
-    app_id: &str,
-    user_id: &str,
-    set: &str,
-    field: &str,
-    value: aws_sdk_dynamodb::types::AttributeValue,
-) -> Result<()> {
-    let result = store
-        .client
-        .update_item()
-        .table_name(store.users_table()?)
-        .key(USERS.partition_key, attr::s(keys::users_pk(app_id)))
-        .key(sort_key(), attr::s(keys::user_sk(user_id)))
-        // Access tokens issued until now stop writing at once (see ob_core::standing).
-        .update_expression(format!("SET {set}, updatedAt = :now, #valid = :epoch"))
-        .condition_expression("attribute_exists(#pk)")
-        .expression_attribute_names("#pk", USERS.partition_key)
-        .expression_attribute_names("#f", field)
-        .expression_attribute_names("#valid", crate::standing::TOKENS_VALID_AFTER)
-        .expression_attribute_values(":v", value)
-        .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
-        .expression_attribute_values(":epoch", attr::n(clock::now_millis()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("user {user_id}"))),
-        Err(err) => Err(Error::sdk("update user", err)),
-    }
 }
 
 /// An app's users (operator listing): one Query of the app's partition, users only.

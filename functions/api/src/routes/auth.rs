@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ob_core::audit::{Actor, NewEntry};
+use ob_core::audit::{self, Actor, NewEntry};
 use ob_core::sessions::{self, IssuedRefresh, Refresh};
+use ob_core::standing::{Lapse, Standing};
 use ob_core::throttle::{self, LoginAttempt};
 use ob_core::users::{self, User};
 use ob_core::{Error, clock, passwords};
@@ -287,7 +288,8 @@ async fn login(
         &state.settings().login_throttle,
         clock::now_epoch(),
     );
-    // The attempt is reserved (atomically, before bcrypt) while the user is read.
+    // The attempt is reserved (atomically, before bcrypt) while the user is
+    // read (one item: the e-mail guard carries what a login needs).
     let (reserved, record) = tokio::join!(
         attempt.reserve(state.store()),
         users::find_by_email(state.store(), app_id, &email)
@@ -330,13 +332,40 @@ async fn login(
         }
     };
     check_sign_in_allowed(&state, &user).await?;
+    // One transaction, beside the counters: the key and app still usable
+    // (checked here rather than by a fresh read of the key before the
+    // login), the session, and its audit entry.
+    let standing = Standing {
+        app_id: app_id.to_owned(),
+        key_id: key.0.key_id.clone(),
+        user: None,
+    };
+    let retention_days = state.settings().audit_retention_days;
     let (released, refresh) = tokio::join!(
         attempt.succeeded(state.store()),
-        sessions::start(
+        sessions::start_with(
             state.store(),
             app_id,
             &user.user_id,
             state.settings().refresh_ttl_secs,
+            |session| {
+                let success = entry(
+                    app_id,
+                    Actor::User(user.user_id.clone()),
+                    "auth.login.success",
+                    format!("session:{}", session.family_id),
+                    &[],
+                    &client,
+                );
+                let mut items = standing.checks(state.store())?;
+                items.push(audit::transact_item(
+                    state.store(),
+                    success,
+                    retention_days,
+                )?);
+                Ok(items)
+            },
+            |codes| standing.lapse(codes).map(Lapse::error),
         )
     );
     if let Err(err) = released {
@@ -344,16 +373,6 @@ async fn login(
         tracing::warn!(error = %err, "could not release a login reservation");
     }
     let refresh = refresh?;
-    state
-        .audit(entry(
-            app_id,
-            Actor::User(user.user_id.clone()),
-            "auth.login.success",
-            format!("session:{}", refresh.session.family_id),
-            &[],
-            &client,
-        ))
-        .await;
     count(&state, AuthEvent::Login, app_id);
     Ok(axum::Json(tokens(&state, user, refresh).await?))
 }
