@@ -12,6 +12,7 @@ use ob_core::functions::FunctionDef;
 use tower::ServiceBuilder;
 
 pub mod roots;
+pub mod sdk;
 
 /// Serves `function`'s HTTP routes until Lambda stops us.
 pub async fn serve(function: &'static ob_api::HttpFunction) -> Result<(), Error> {
@@ -51,7 +52,7 @@ where
         return Err(init_failed("InvalidEnvironment", err).await);
     }
     let metrics = ob_api::state::function_metrics(&env);
-    let sdk = sdk_config().await;
+    let sdk = sdk_config();
     match init(sdk, env).await {
         Ok(ready) => {
             metrics.cold_start(function.name, started.elapsed().as_secs_f64() * 1000.0);
@@ -61,18 +62,18 @@ where
     }
 }
 
-/// Lambda's SDK configuration, its HTTPS client trusting the OS's one root bundle: the native store would read every
-/// file of the certificate directory at the first connection of the cold start (`roots`). Without a readable bundle
-/// the SDK's default client is kept, so the function still starts.
-async fn sdk_config() -> aws_config::SdkConfig {
-    let defaults = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    match roots::RootBundle::locate().and_then(|bundle| bundle.https_client()) {
-        Ok(client) => defaults.http_client(client).load().await,
+/// Lambda's SDK configuration from the environment alone (`sdk`), its HTTPS client trusting the OS's one root bundle:
+/// the native store would read every file of the certificate directory at the first connection of the cold start
+/// (`roots`). Without a readable bundle the SDK's default client is kept, so the function still starts.
+fn sdk_config() -> aws_config::SdkConfig {
+    let client = match roots::RootBundle::shared().and_then(|bundle| bundle.https_client()) {
+        Ok(client) => Some(client),
         Err(err) => {
             tracing::warn!(error = %err, "trusting the native root store instead");
-            defaults.load().await
+            None
         }
-    }
+    };
+    sdk::from_env(|name| std::env::var(name).ok(), client)
 }
 
 /// Logs `err` and posts it to `/runtime/init/error`; returns it for `main` to exit with.
@@ -151,8 +152,8 @@ fn init_logging(filter: &str) {
 mod tests {
     /// The configuration every client of a function is built from carries the bundle-trusting client: without one the
     /// SDK would build its default, which reads the native store and its certificate directory.
-    #[tokio::test]
-    async fn the_sdk_configuration_carries_the_bundle_client() {
-        assert!(super::sdk_config().await.http_client().is_some());
+    #[test]
+    fn the_sdk_configuration_carries_the_bundle_client() {
+        assert!(super::sdk_config().http_client().is_some());
     }
 }

@@ -6,6 +6,7 @@
 //! `obctl` keeps the SDK default: operators' machines may keep extra roots elsewhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
@@ -32,6 +33,16 @@ pub struct RootBundle {
 }
 
 impl RootBundle {
+    /// This process's bundle, located and read at the first call only: the SDK's client and the webhooks sender
+    /// share one read.
+    pub fn shared() -> Result<&'static Self, String> {
+        static SHARED: OnceLock<Result<RootBundle, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(Self::locate)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// The bundle named by `SSL_CERT_FILE`, else the first of the distributions' usual places that exists.
     pub fn locate() -> Result<Self, String> {
         let path = std::env::var_os("SSL_CERT_FILE")
@@ -99,6 +110,18 @@ impl RootBundle {
         let mut store = TrustStore::empty().with_native_roots(false);
         for certificate in &self.certificates {
             store.add_pem_certificate(certificate.clone());
+        }
+        store
+    }
+
+    /// This bundle's roots for a rustls client of our own (the webhooks sender).
+    pub fn root_store(&self) -> rustls::RootCertStore {
+        let mut store = rustls::RootCertStore::empty();
+        for certificate in &self.certificates {
+            if let Ok(der) = CertificateDer::from_pem_slice(certificate) {
+                // Each one was checked by `is_trust_anchor` when the bundle was read.
+                let _ = store.add(der);
+            }
         }
         store
     }

@@ -18,9 +18,10 @@ use ob_core::Store;
 use ob_core::clock;
 use ob_core::notify::NotifyQueue;
 use ob_core::realtime::StreamChange;
+use ob_core::webhooks::TargetPolicy;
 use ob_core::webhooks::events::{self, Event};
 use ob_core::webhooks::queue::{WebhookQueue, Work};
-use ob_core::webhooks::send::Sender;
+use ob_core::webhooks::send::{ATTEMPT_TIMEOUT, Sender, TrustedRoots};
 use ob_core::webhooks::worker::{self, Job, Next, Processed};
 use ob_core::webhooks::{Subscription, store};
 use ob_realtime::events::Incoming;
@@ -34,6 +35,23 @@ pub struct Worker {
     pub queue: WebhookQueue,
     /// Where the e-mail about a disabled subscription goes (`None`: only logged).
     pub notify: Option<NotifyQueue>,
+}
+
+/// The function's sender, trusting the OS's one root bundle the SDK clients trust (read once per process): the native
+/// store would read every file of the certificate directory at cold start. Without a readable bundle the native
+/// store is kept, so the function still starts.
+pub fn sender(policy: TargetPolicy) -> ob_core::Result<Sender> {
+    match ob_lambda::roots::RootBundle::shared() {
+        Ok(bundle) => Sender::with_roots(
+            policy,
+            TrustedRoots::Store(std::sync::Arc::new(bundle.root_store())),
+            ATTEMPT_TIMEOUT,
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "webhooks: trusting the native root store instead");
+            Sender::new(policy)
+        }
+    }
 }
 
 /// Serves one invocation: `{"batchItemFailures": [{"itemIdentifier": …}]}`.
@@ -237,4 +255,20 @@ fn log_attempt(attempt_number: u32, processed: &Processed) {
         "{}",
         worker::ATTEMPT_LOG_MESSAGE
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The function's sender trusts exactly the bundle the SDK clients trust: the native store would read every file of
+    /// the certificate directory at cold start.
+    #[test]
+    fn the_sender_trusts_the_one_bundle_not_the_native_store() {
+        let bundle = ob_lambda::roots::RootBundle::shared().unwrap();
+        match sender(TargetPolicy::STRICT).unwrap().trusted_roots() {
+            TrustedRoots::Store(store) => assert_eq!(store.len(), bundle.len()),
+            TrustedRoots::Native => panic!("the webhooks sender loads the native root store"),
+        }
+    }
 }

@@ -6,7 +6,6 @@ use ob_core::functions::WEBHOOKS;
 use ob_core::notify::NotifyQueue;
 use ob_core::webhooks::TargetPolicy;
 use ob_core::webhooks::queue::WebhookQueue;
-use ob_core::webhooks::send::Sender;
 use ob_core::{Store, Tables};
 use serde_json::Value;
 
@@ -26,7 +25,7 @@ async fn main() -> Result<(), Error> {
                 aws_sdk_dynamodb::Client::new(&sdk),
                 Tables::from_function_env(&env),
             ),
-            sender: Sender::new(policy)?,
+            sender: ob_webhooks::sender(policy)?,
             notify: env
                 .queue(&ob_core::queues::NOTIFY)
                 .map(|url| NotifyQueue::new(aws_sdk_sqs::Client::new(&sdk), url)),

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -60,12 +61,22 @@ pub struct Message<'a> {
     pub body: &'a [u8],
 }
 
+/// The root certificates a sender trusts.
+#[derive(Debug, Clone)]
+pub enum TrustedRoots {
+    /// The OS's native store, loaded when the sender is built (on Linux every file of the certificate directory).
+    Native,
+    /// Exactly these: the Lambda function's one PEM bundle, read once per process (`ob_lambda::roots`).
+    Store(Arc<rustls::RootCertStore>),
+}
+
 /// Sends attempts; built once per process (the TLS roots load once).
 #[derive(Debug, Clone)]
 pub struct Sender {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector<VettedResolver>>, Full<Bytes>>,
     policy: TargetPolicy,
     timeout: Duration,
+    roots: TrustedRoots,
 }
 
 impl Sender {
@@ -74,27 +85,49 @@ impl Sender {
     }
 
     pub fn with_timeout(policy: TargetPolicy, timeout: Duration) -> Result<Self> {
+        Self::with_roots(policy, TrustedRoots::Native, timeout)
+    }
+
+    pub fn with_roots(
+        policy: TargetPolicy,
+        roots: TrustedRoots,
+        timeout: Duration,
+    ) -> Result<Self> {
         let mut http = HttpConnector::new_with_resolver(VettedResolver { policy });
         // The scheme is the target's business (https unless the stage allows
         // local targets): checked by `TargetUrl::parse`, not here.
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| Error::internal("load TLS root certificates", e))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let tls = match &roots {
+            TrustedRoots::Native => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_native_roots(provider)
+                .map_err(|e| Error::internal("load TLS root certificates", e))?,
+            TrustedRoots::Store(store) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                        .with_safe_default_protocol_versions()
+                        .map_err(|e| Error::internal("TLS settings", e))?
+                        .with_root_certificates(Arc::clone(store))
+                        .with_no_client_auth(),
+                ),
+        };
+        let https = tls.https_or_http().enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Self {
             client,
             policy,
             timeout,
+            roots,
         })
     }
 
     pub fn policy(&self) -> TargetPolicy {
         self.policy
+    }
+
+    pub fn trusted_roots(&self) -> &TrustedRoots {
+        &self.roots
     }
 
     /// POSTs `message` to `url`, signed with `secrets` at `timestamp`.
