@@ -60,5 +60,6 @@ mod stack_structure;
 mod verbose;
 mod webhooks_admin;
 mod webhooks_auth;
+mod webhooks_order;
 mod webhooks_send;
 mod webhooks_worker;

@@ -248,8 +248,14 @@ pub const NOTIFICATIONS: TableDef = TableDef {
 
 /// App webhooks, one partition per app: `pk=W#{appId}`, `sk=S#{subscriptionId}`
 /// (a subscription: URL, event types, resources, state, signing secrets; see
-/// `webhooks/store.rs`) and `sk=D#{deliveryId}` (the delivery log, expired by
-/// TTL).
+/// `webhooks/store.rs`), `sk=D#{deliveryId}` (the delivery log, expired by
+/// TTL), and the per-record order of data events (`webhooks/lanes.rs`):
+/// `sk=L#{subscriptionId}#{resource}/{recordId}` (a lane: the delivery in
+/// flight, the last stream sequence admitted, how many are held; expired two
+/// days after it goes idle, never while busy) and
+/// `sk=H#{subscriptionId}#{resource}/{recordId}#{sequence}` (a held delivery,
+/// the stream sequence zero-padded to 40 digits so they sort in stream order;
+/// expired with the log).
 pub const WEBHOOKS: TableDef = TableDef {
     logical_id: "WebhooksTable",
     env_var: "WEBHOOKS_TABLE",

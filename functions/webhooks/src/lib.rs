@@ -234,12 +234,13 @@ fn log_attempt(attempt_number: u32, processed: &Processed) {
     };
     let outcome = match (&processed.next, attempt.delivered) {
         (_, true) => "delivered".to_owned(),
-        (Next::Queue { job, .. }, false) => format!(
+        // Queued next: a retry of this delivery, or the next held one of its record.
+        (Next::Queue { job, .. }, false) if job.delivery_id == delivery.delivery_id => format!(
             "retry {} due at {}",
             job.attempt,
             clock::epoch_to_rfc3339(job.due)
         ),
-        (Next::Done, false) => "failed for good".to_owned(),
+        (_, false) => "failed for good".to_owned(),
     };
     tracing::info!(
         app_id = %delivery.app_id,

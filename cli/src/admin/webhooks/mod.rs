@@ -5,7 +5,7 @@ pub mod redeliver;
 
 use std::fmt;
 
-use ob_core::webhooks::deliveries::{self, Delivery};
+use ob_core::webhooks::deliveries::{self, Delivery, DeliveryState};
 use ob_core::webhooks::target::Refusal;
 use ob_core::webhooks::{
     self, DEFAULT_ROTATION_GRACE_SECS, Subscription, SubscriptionState, TargetUrl, store,
@@ -143,6 +143,10 @@ impl fmt::Display for DeliveryList {
             "DELIVERY", "EVENT TYPE", "SUBSCRIPTION", "STATE", "ATTEMPTS", "NEXT RETRY"
         )?;
         for d in &self.deliveries {
+            let waiting = d
+                .record
+                .as_deref()
+                .filter(|_| d.state == DeliveryState::Held);
             let last = d.attempts.last().map_or_else(String::new, |a| {
                 let status = a.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
                 let detail = a.error.as_deref().unwrap_or(&a.response_excerpt);
@@ -157,7 +161,22 @@ impl fmt::Display for DeliveryList {
                 d.subscription_id,
                 d.state.as_str(),
                 d.attempts.len(),
-                date_or_dash(d.next_retry_at),
+                match waiting {
+                    Some(_) => "after earlier event".to_owned(),
+                    None => date_or_dash(d.next_retry_at),
+                },
+                last = waiting.map_or(last, |record| format!("waits in order of {record}")),
+            )?;
+        }
+        if self
+            .deliveries
+            .iter()
+            .any(|d| d.state == DeliveryState::Held)
+        {
+            write!(
+                f,
+                "\nheld: an earlier event of the same record to the same subscription is still being \
+                 delivered; each held one is sent, in stream order, once it is delivered or fails for good"
             )?;
         }
         Ok(())

@@ -1,12 +1,16 @@
 //! The delivery log: one item per event and subscription (`sk=D#{deliveryId}`) holding the body and every attempt, expired by TTL.
 //!
-//! The producer writes the item (state `pending`) before it queues the job, so
+//! The producer writes the item (state `pending`, or `held` behind an earlier
+//! event of the same record, see `lanes.rs`) before it queues the job, so
 //! queue messages stay small, the log shows what is waiting, and a redelivery
 //! is only a new job naming the same item: the same body and `webhook-id`.
+//! Each attempt is claimed first (`claim.rs`), so a duplicated queue message
+//! makes no second attempt.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Serialize;
 
+use super::lanes::RecordOrder;
 use super::send::Attempt;
 use super::store::{missing_or, partition, sort_key_name};
 use crate::attr::{self, Item};
@@ -26,6 +30,9 @@ pub const DELIVERY_PREFIX: &str = "D#";
 pub enum DeliveryState {
     /// Queued, not attempted yet.
     Pending,
+    /// Waiting for an earlier event of the same record to this subscription
+    /// to be delivered or to fail (see `lanes.rs`); queued then, in stream order.
+    Held,
     /// Failed so far; `nextRetryAt` says when it is tried again.
     Retrying,
     Delivered,
@@ -34,9 +41,15 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// Delivered or failed for good: no attempt of it is due.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Held => "held",
             Self::Retrying => "retrying",
             Self::Delivered => "delivered",
             Self::Failed => "failed",
@@ -45,6 +58,7 @@ impl DeliveryState {
 
     fn parse(text: &str) -> Self {
         match text {
+            "held" => Self::Held,
             "retrying" => Self::Retrying,
             "delivered" => Self::Delivered,
             "failed" => Self::Failed,
@@ -82,12 +96,32 @@ pub struct Delivery {
     /// Epoch seconds of the next attempt, while retrying.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<i64>,
+    /// A data event's record (`{resource}/{id}`): its deliveries to this
+    /// subscription are made in stream order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// The stream sequence number (zero-padded) of a data event.
+    #[serde(skip)]
+    pub sequence: Option<String>,
+    /// The attempt number last claimed, and when (while it runs).
+    #[serde(skip)]
+    pub claimed: Option<(u32, Option<i64>)>,
     /// The JSON body delivered (not listed).
     #[serde(skip)]
     pub body: String,
 }
 
-fn key(app_id: &str, delivery_id: &str) -> Item {
+impl Delivery {
+    /// Where the delivery sits in its record's order, for a data event.
+    pub fn order(&self) -> Option<RecordOrder> {
+        Some(RecordOrder {
+            record: self.record.clone()?,
+            sequence: self.sequence.clone()?,
+        })
+    }
+}
+
+pub(crate) fn key(app_id: &str, delivery_id: &str) -> Item {
     Item::from([
         (
             WEBHOOKS.partition_key.to_owned(),
@@ -100,25 +134,29 @@ fn key(app_id: &str, delivery_id: &str) -> Item {
     ])
 }
 
-/// Logs a new delivery (state `pending`); returns its id (time-ordered).
-pub async fn create(
-    store: &Store,
+/// A new delivery and its log item, in `state` (`pending` or `held`), not yet written.
+pub fn new_item(
     app_id: &str,
     subscription_id: &str,
     event_id: &str,
     event_type: &str,
     body: &str,
-) -> Result<Delivery> {
+    order: Option<&RecordOrder>,
+    state: DeliveryState,
+) -> (Delivery, Item) {
     let delivery = Delivery {
         app_id: app_id.to_owned(),
         delivery_id: format!("dlv_{}", uuid::Uuid::now_v7().simple()),
         subscription_id: subscription_id.to_owned(),
         event_id: event_id.to_owned(),
         event_type: event_type.to_owned(),
-        state: DeliveryState::Pending,
+        state,
         created_at: clock::now_rfc3339(),
         attempts: Vec::new(),
         next_retry_at: None,
+        record: order.map(|o| o.record.clone()),
+        sequence: order.map(|o| o.sequence.clone()),
+        claimed: None,
         body: body.to_owned(),
     };
     let mut item = key(app_id, &delivery.delivery_id);
@@ -129,9 +167,34 @@ pub async fn create(
     item.insert("createdAt".into(), attr::s(&delivery.created_at));
     item.insert("attempts".into(), AttributeValue::L(Vec::new()));
     item.insert("body".into(), attr::s(body));
+    if let Some(order) = order {
+        item.insert("record".into(), attr::s(&order.record));
+        item.insert("sequence".into(), attr::s(&order.sequence));
+    }
     item.insert(
         "expiresAt".into(),
         attr::n(clock::now_epoch() + RETENTION_SECS),
+    );
+    (delivery, item)
+}
+
+/// Logs a new delivery of an unordered event (state `pending`); returns it (its id is time-ordered).
+pub async fn create(
+    store: &Store,
+    app_id: &str,
+    subscription_id: &str,
+    event_id: &str,
+    event_type: &str,
+    body: &str,
+) -> Result<Delivery> {
+    let (delivery, item) = new_item(
+        app_id,
+        subscription_id,
+        event_id,
+        event_type,
+        body,
+        None,
+        DeliveryState::Pending,
     );
     store
         .client
@@ -242,11 +305,11 @@ pub async fn record_attempt(
     let update = match next_retry_at {
         Some(at) => update
             .update_expression(
-                "SET attempts = list_append(attempts, :one), #state = :state, nextRetryAt = :next",
+                "SET attempts = list_append(attempts, :one), #state = :state, nextRetryAt = :next REMOVE claimedAt",
             )
             .expression_attribute_values(":next", attr::n(at)),
         None => update.update_expression(
-            "SET attempts = list_append(attempts, :one), #state = :state REMOVE nextRetryAt",
+            "SET attempts = list_append(attempts, :one), #state = :state REMOVE nextRetryAt, claimedAt",
         ),
     };
     update.send().await.map_err(missing_or(
@@ -256,12 +319,41 @@ pub async fn record_attempt(
     Ok(())
 }
 
-/// Sets a delivery's state without an attempt (given up, or queued again by `redeliver`).
+/// Sets a delivery back to `pending` with no claim, for a replay from attempt 1 (`redeliver`).
+pub async fn reset(store: &Store, app_id: &str, delivery_id: &str) -> Result<()> {
+    update_state(
+        store,
+        app_id,
+        delivery_id,
+        DeliveryState::Pending,
+        "SET #state = :state REMOVE nextRetryAt, claimedAt, claimedAttempt",
+    )
+    .await
+}
+
+/// Sets a delivery's state without an attempt (given up).
 pub async fn set_state(
     store: &Store,
     app_id: &str,
     delivery_id: &str,
     state: DeliveryState,
+) -> Result<()> {
+    update_state(
+        store,
+        app_id,
+        delivery_id,
+        state,
+        "SET #state = :state REMOVE nextRetryAt, claimedAt",
+    )
+    .await
+}
+
+async fn update_state(
+    store: &Store,
+    app_id: &str,
+    delivery_id: &str,
+    state: DeliveryState,
+    expression: &str,
 ) -> Result<()> {
     store
         .client
@@ -270,7 +362,7 @@ pub async fn set_state(
         .set_key(Some(key(app_id, delivery_id)))
         .condition_expression("attribute_exists(#sk)")
         .expression_attribute_names("#sk", sort_key_name())
-        .update_expression("SET #state = :state REMOVE nextRetryAt")
+        .update_expression(expression)
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":state", attr::s(state.as_str()))
         .send()
@@ -282,7 +374,7 @@ pub async fn set_state(
     Ok(())
 }
 
-fn from_item(item: &Item) -> Result<Delivery> {
+pub(crate) fn from_item(item: &Item) -> Result<Delivery> {
     let sk = attr::get_s(item, &sort_key_name())?;
     let app_id = attr::get_s(item, WEBHOOKS.partition_key)?;
     let attempts = match item.get("attempts") {
@@ -311,6 +403,11 @@ fn from_item(item: &Item) -> Result<Delivery> {
         created_at: attr::get_s(item, "createdAt")?,
         attempts,
         next_retry_at: attr::opt_i64(item, "nextRetryAt"),
+        record: attr::opt_s(item, "record"),
+        sequence: attr::opt_s(item, "sequence"),
+        claimed: attr::opt_i64(item, "claimedAttempt")
+            .and_then(|n| u32::try_from(n).ok())
+            .map(|n| (n, attr::opt_i64(item, "claimedAt"))),
         body: attr::opt_s(item, "body").unwrap_or_default(),
     })
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::deliveries;
+use super::lanes::{self, Admission, RecordOrder};
 use super::worker::Job;
 use super::{EventType, MAX_PAYLOAD_BYTES, Subscription};
 use crate::attr::{self, Item};
@@ -31,6 +32,11 @@ pub struct Event {
     pub resource: Option<String>,
     /// The JSON body delivered.
     pub body: String,
+    /// A data event's record and stream sequence: its deliveries go out in
+    /// this order per subscription (`lanes.rs`). Auth events are not from the
+    /// stream and need none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<RecordOrder>,
 }
 
 /// The event of one data-table change; `None` for items that are not records
@@ -65,6 +71,7 @@ pub fn from_change(change: &StreamChange) -> Result<Option<Event>> {
         id: format!("evt_{}", change.sequence),
         app_id,
         event_type,
+        order: RecordOrder::new(&record.resource, &record.id, &change.sequence),
         resource: Some(record.resource),
         body,
     }))
@@ -84,11 +91,14 @@ pub fn auth(id: &str, app_id: &str, event_type: EventType, user: &Value) -> Even
         event_type,
         resource: None,
         body,
+        order: None,
     }
 }
 
-/// Logs one delivery per subscription the event matches (state `pending`)
-/// and returns the first job of each, to queue.
+/// Logs one delivery per subscription the event matches and returns the
+/// first job of each to queue now: every delivery of an unordered event; for a
+/// data event, only those whose record lane was idle (the others are `held`,
+/// and a stream record seen before is not logged again).
 pub async fn fan_out(
     store: &Store,
     event: &Event,
@@ -101,10 +111,17 @@ pub async fn fan_out(
         .filter(|s| s.app_id == event.app_id)
         .filter(|s| s.matches(event.event_type, event.resource.as_deref()))
     {
+        let sub = &subscription.subscription_id;
+        if let Some(order) = &event.order {
+            if let Admission::Queue(job) = lanes::admit(store, event, sub, order, now).await? {
+                jobs.push(job);
+            }
+            continue;
+        }
         let delivery = deliveries::create(
             store,
             &event.app_id,
-            &subscription.subscription_id,
+            sub,
             &event.id,
             event.event_type.as_str(),
             &event.body,
@@ -185,6 +202,9 @@ mod tests {
             ("shop", EventType::DataCreated)
         );
         assert_eq!(created.resource.as_deref(), Some("orders"));
+        let order = created.order.as_ref().unwrap();
+        assert_eq!(order.record, "orders/r1");
+        assert!(order.sequence.ends_with("4900000000000000000001"));
         let body: Value = serde_json::from_str(&created.body).unwrap();
         assert_eq!(body["type"], "data.created");
         assert_eq!(body["timestamp"], "2027-01-15T08:00:00.000Z");

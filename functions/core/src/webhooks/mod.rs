@@ -8,8 +8,10 @@
 //! `store.rs` for the items).
 
 pub mod backoff;
+pub mod claim;
 pub mod deliveries;
 pub mod events;
+pub mod lanes;
 pub mod queue;
 pub mod send;
 pub mod signing;

@@ -130,6 +130,7 @@ mod tests {
             event_type: EventType::UserCreated,
             resource: None,
             body: "{}".into(),
+            order: None,
         });
         assert_eq!(Work::parse(&event.to_body().unwrap()), Some(event));
         assert_eq!(

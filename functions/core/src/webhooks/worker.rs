@@ -2,12 +2,15 @@
 //!
 //! What carries the job (an SQS message with `DelaySeconds`, see
 //! `backoff.rs`) is the caller's business: [`process`] returns the job to queue
-//! next and its delay, and does everything else.
+//! next and its delay (a retry, or the first attempt of the delivery its end
+//! released from its record's lane, see `lanes.rs`), and does everything else.
 
 use serde::{Deserialize, Serialize};
 
 use super::backoff::{self, MAX_QUEUE_DELAY_SECS};
+use super::claim::{self, Claim};
 use super::deliveries::{self, Delivery, DeliveryState};
+use super::lanes;
 use super::send::{Attempt, Message, Sender};
 use super::{DISABLE_AFTER_SECS, Subscription, SubscriptionState, store};
 use crate::clock;
@@ -48,7 +51,8 @@ impl Job {
 pub enum Next {
     /// Nothing more: delivered, given up, or nothing left to deliver to.
     Done,
-    /// Queue `job` with this delay (at most SQS's 900 s).
+    /// Queue `job` with this delay (at most SQS's 900 s): a hop or retry of
+    /// this delivery, or the first attempt of the next one of its lane.
     Queue { job: Job, delay_secs: u32 },
 }
 
@@ -85,11 +89,48 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
             ..Processed::done()
         });
     }
-    let delivery = match deliveries::get(store, &job.app_id, &job.delivery_id).await {
-        Ok(delivery) => delivery,
-        // Expired from the log or the app deleted: nothing to deliver.
-        Err(Error::NotFound(_)) => return Ok(Processed::done()),
-        Err(e) => return Err(e),
+    let delivery = match claim::claim(store, &job.app_id, &job.delivery_id, job.attempt, now)
+        .await?
+    {
+        Claim::Claimed(delivery) => delivery,
+        Claim::InProgress => {
+            return Err(Error::Conflict(format!(
+                "attempt {} of webhook delivery {} is being made by another worker; try again later",
+                job.attempt, job.delivery_id
+            )));
+        }
+        // A repeated job of a delivery that ended: its first run may have
+        // stopped before moving the lane on, so move it (a no-op if it did).
+        Claim::Stale(Some(ended)) if ended.state.is_final() => {
+            return Ok(Processed {
+                next: lane_next(store, &ended, now).await?,
+                ..Processed::done()
+            });
+        }
+        // A repeated job whose attempt was made and logged as failed: its first
+        // run may have stopped before queueing the retry, so queue it (again;
+        // the retry's own claim drops a duplicate).
+        Claim::Stale(Some(made))
+            if made.state == DeliveryState::Retrying
+                && made.claimed.map(|(n, _)| n) == Some(job.attempt) =>
+        {
+            let due = made.next_retry_at.unwrap_or(now);
+            let retry = Job {
+                attempt: job.attempt + 1,
+                due,
+                ..job
+            };
+            let delay_secs = backoff::hop_delay(due, now).unwrap_or(0);
+            return Ok(Processed {
+                next: Next::Queue {
+                    job: retry,
+                    delay_secs,
+                },
+                ..Processed::done()
+            });
+        }
+        // Superseded, held, expired from the log or the app deleted.
+        Claim::Stale(_) => return Ok(Processed::done()),
     };
     let (subscription, secrets) =
         match store::get(store, &job.app_id, &delivery.subscription_id).await {
@@ -97,7 +138,10 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
             Ok(_) | Err(Error::NotFound(_)) => {
                 deliveries::set_state(store, &job.app_id, &job.delivery_id, DeliveryState::Failed)
                     .await?;
-                return Ok(Processed::done());
+                return Ok(Processed {
+                    next: lane_next(store, &delivery, now).await?,
+                    ..Processed::done()
+                });
             }
             Err(e) => return Err(e),
         };
@@ -121,7 +165,7 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
         .await?;
         store::record_outcome(store, &job.app_id, &subscription.subscription_id, true, now).await?;
         return Ok(Processed {
-            next: Next::Done,
+            next: lane_next(store, &delivery, now).await?,
             attempt: Some(attempt),
             delivery: Some(delivery),
             disabled: None,
@@ -155,13 +199,21 @@ pub async fn process(store: &Store, sender: &Sender, job: Job, now: i64) -> Resu
             },
             delay_secs: delay.min(MAX_QUEUE_DELAY_SECS),
         },
-        _ => Next::Done,
+        _ => lane_next(store, &delivery, now).await?,
     };
     Ok(Processed {
         next,
         attempt: Some(attempt),
         delivery: Some(delivery),
         disabled,
+    })
+}
+
+/// What follows a delivery's end: the next held delivery of its record, if any.
+async fn lane_next(store: &Store, delivery: &Delivery, now: i64) -> Result<Next> {
+    Ok(match lanes::advance(store, delivery, now).await? {
+        Some(job) => Next::Queue { job, delay_secs: 0 },
+        None => Next::Done,
     })
 }
 
@@ -193,8 +245,11 @@ async fn disable_if_failing_too_long(
 }
 
 /// Queues a logged delivery again from its first attempt (`obctl webhooks
-/// redeliver`): the same body and `webhook-id`, a fresh retry schedule.
+/// redeliver`): the same body and `webhook-id`, a fresh retry schedule. A
+/// manual replay bypasses its record's order: it is sent now, even while an
+/// earlier event of the record is in flight, and a `held` one no longer waits
+/// (its lane skips it later).
 pub async fn redeliver(store: &Store, app_id: &str, delivery_id: &str, now: i64) -> Result<Job> {
-    deliveries::set_state(store, app_id, delivery_id, DeliveryState::Pending).await?;
+    deliveries::reset(store, app_id, delivery_id).await?;
     Ok(Job::first(app_id, delivery_id, now))
 }
