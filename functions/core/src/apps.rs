@@ -314,7 +314,7 @@ pub async fn update_from(store: &Store, current: &App, change: &AppUpdate) -> Re
     }
 }
 
-/// Still used by `webhooks::store`, which moves to `condition::OnConditionFailed` in its own change.
+/// Still used by the `webhooks` modules, which move to `condition::OnConditionFailed` in their own change.
 pub(crate) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
