@@ -1,11 +1,15 @@
 //! App API keys: generated once, stored only as SHA-256, looked up by hash, revocable and rotatable.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::Serialize;
 
-use crate::apps::{is_conditional_failure, validate_app_id};
+use crate::apps::validate_app_id;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::scopes::{self, Scope};
 use crate::secret;
@@ -195,11 +199,10 @@ pub async fn record_use(store: &Store, key: &ApiKey) -> Result<bool> {
         .expression_attribute_values(":minuteAgo", attr::n(minute_ago))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if is_conditional_failure(&err) => Ok(false),
-        Err(err) => Err(Error::sdk("record api key use", err)),
-    }
+    // Stamped within the minute already (or the key is gone): not now.
+    Ok(result
+        .ok_if_condition_failed("record api key use")?
+        .is_some())
 }
 
 /// Lists an app's keys (operator action; no secrets, no hashes).
@@ -259,16 +262,23 @@ pub async fn revoke(store: &Store, app_id: &str, key_id: &str) -> Result<ApiKey>
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => out
-            .attributes
-            .as_ref()
-            .map(from_item)
-            .transpose()?
-            .ok_or_else(|| Error::Internal("revoke returned no attributes".into())),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("key {key_id}"))),
-        Err(err) => Err(Error::sdk("revoke api key", err)),
-    }
+    updated(result, "revoke api key", key_id)
+}
+
+/// The key as an update (asking for `ALL_NEW`) left it; `NotFound` when there
+/// is no such key.
+fn updated(
+    result: std::result::Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+    action: &str,
+    key_id: &str,
+) -> Result<ApiKey> {
+    result
+        .on_condition_failed(action, || Error::NotFound(format!("key {key_id}")))?
+        .attributes
+        .as_ref()
+        .map(from_item)
+        .transpose()?
+        .ok_or_else(|| Error::Internal(format!("{action}: no attributes returned")))
 }
 
 /// Replaces a key by a new one with the same name, scopes and expiry, then
@@ -320,19 +330,7 @@ pub async fn rotate_with_grace(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    let old = match result {
-        Ok(out) => out
-            .attributes
-            .as_ref()
-            .map(from_item)
-            .transpose()?
-            .ok_or_else(|| Error::Internal("expire returned no attributes".into()))?,
-        Err(err) if is_conditional_failure(&err) => {
-            return Err(Error::NotFound(format!("key {key_id}")));
-        }
-        Err(err) => return Err(Error::sdk("expire api key", err)),
-    };
-    Ok((created, old))
+    Ok((created, updated(result, "expire api key", key_id)?))
 }
 
 fn sort_key() -> &'static str {

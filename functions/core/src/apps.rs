@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables;
@@ -124,14 +125,10 @@ pub async fn create_app(store: &Store, new: &NewApp) -> Result<App> {
         .expression_attribute_names("#id", tables::APPS.partition_key)
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(app),
-        Err(err) if is_conditional_failure(&err) => Err(Error::Conflict(format!(
-            "app {} already exists",
-            new.app_id
-        ))),
-        Err(err) => Err(Error::sdk("create app", err)),
-    }
+    result.on_condition_failed("create app", || {
+        Error::Conflict(format!("app {} already exists", new.app_id))
+    })?;
+    Ok(app)
 }
 
 /// Reads one app; `None` when it does not exist.
@@ -163,11 +160,8 @@ pub async fn set_state(store: &Store, app_id: &str, state: AppState) -> Result<(
         .expression_attribute_values(":one", attr::n(1))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!("app {app_id}"))),
-        Err(err) => Err(Error::sdk("set app state", err)),
-    }
+    result.on_condition_failed("set app state", || Error::NotFound(format!("app {app_id}")))?;
+    Ok(())
 }
 
 /// Every app, sorted by id. A Scan: fine on this operator path (`obctl apps
@@ -308,19 +302,19 @@ pub async fn update_from(store: &Store, current: &App, change: &AppUpdate) -> Re
     if current.version != 0 {
         put = put.expression_attribute_values(":expected", attr::n(current.version));
     }
-    match put.send().await {
-        Ok(_) => Ok(app),
-        Err(err) if is_conditional_failure(&err) => match get(store, app_id).await? {
+    match put.send().await.ok_if_condition_failed("update app")? {
+        Some(_) => Ok(app),
+        None => match get(store, app_id).await? {
             None => Err(Error::NotFound(format!("app {app_id}"))),
             Some(now) => Err(Error::Conflict(format!(
                 "app {app_id} was changed by someone else while this update ran (version {} is now {}); nothing was written, re-run the update",
                 current.version, now.version
             ))),
         },
-        Err(err) => Err(Error::sdk("update app", err)),
     }
 }
 
+/// Still used by the `webhooks` modules, which move to `condition::OnConditionFailed` in their own change.
 pub(crate) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,

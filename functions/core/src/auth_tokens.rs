@@ -7,9 +7,9 @@
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::secret;
@@ -126,15 +126,12 @@ pub async fn consume(store: &Store, purpose: Purpose, app_id: &str, token: &str)
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => {
-            let item = out.attributes.unwrap_or_default();
-            Ok(Owner {
-                user_id: attr::get_s(&item, "userId")?,
-                email: attr::get_s(&item, "email")?,
-            })
-        }
-        Err(err) if is_conditional_failure(&err) => Err(invalid()),
-        Err(err) => Err(Error::sdk("use one-time token", err)),
-    }
+    let item = result
+        .on_condition_failed("use one-time token", invalid)?
+        .attributes
+        .unwrap_or_default();
+    Ok(Owner {
+        user_id: attr::get_s(&item, "userId")?,
+        email: attr::get_s(&item, "email")?,
+    })
 }

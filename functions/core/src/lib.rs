@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth_tokens;
 pub mod cache;
 pub mod clock;
+pub mod condition;
 pub mod config;
 pub mod data;
 pub mod env;

@@ -8,9 +8,9 @@
 
 use futures::future::join_all;
 
-use crate::apps::is_conditional_failure;
 use crate::attr;
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::Store;
@@ -66,11 +66,9 @@ pub async fn reserve(store: &Store, counters: &[Counter]) -> Result<()> {
             .expression_attribute_values(":limit", attr::n(counter.limit))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(err) if is_conditional_failure(&err) => Ok(Some(counter.retry_after(now))),
-            Err(err) => Err(Error::sdk("reserve an attempt", err)),
-        }
+        // Taken: no wait; full: how long until the window ends.
+        let taken = result.ok_if_condition_failed("reserve an attempt")?;
+        Ok::<_, Error>(taken.map_or_else(|| Some(counter.retry_after(now)), |_| None))
     });
     let outcomes = join_all(attempts).await;
     let mut wait = None;
@@ -123,11 +121,9 @@ pub async fn release(store: &Store, counter: &Counter) -> Result<()> {
         .expression_attribute_values(":zero", attr::n(0))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Ok(()),
-        Err(err) => Err(Error::sdk("release an attempt", err)),
-    }
+    // At zero or gone (its window ended): nothing to give back.
+    result.ok_if_condition_failed("release an attempt")?;
+    Ok(())
 }
 
 /// Adds `n` to a counter without a limit and returns its new total (request

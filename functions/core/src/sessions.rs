@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::secret;
@@ -331,14 +332,9 @@ pub async fn revoke_family(store: &Store, family_id: &str) -> Result<()> {
         .expression_attribute_values(":true", attr::b(true))
         .send()
         .await
+        // Already gone: nothing left to revoke.
+        .ok_if_condition_failed("revoke session")
         .map(|_| ())
-        .or_else(|err| {
-            if crate::apps::is_conditional_failure(&err) {
-                Ok(())
-            } else {
-                Err(Error::sdk("revoke session", err))
-            }
-        })
 }
 
 /// Revokes every session of a user (e.g. after disabling the account).

@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::CONFIG;
@@ -343,8 +343,8 @@ pub async fn put(
             .expression_attribute_values(":expected", attr::n(version)),
         None => request,
     };
-    match request.send().await {
-        Ok(out) => {
+    match request.send().await.ok_if_condition_failed("put config")? {
+        Some(out) => {
             let old = match out.attributes {
                 Some(item) if !item.is_empty() => from_item(app_id, &item)?,
                 _ => AppConfig::initial(app_id),
@@ -357,13 +357,12 @@ pub async fn put(
             };
             Ok((new, old))
         }
-        Err(err) if is_conditional_failure(&err) => {
+        None => {
             let current = get_system(store, app_id).await?;
             Err(Error::PreconditionFailed {
                 current_version: current.version,
             })
         }
-        Err(err) => Err(Error::sdk("put config", err)),
     }
 }
 

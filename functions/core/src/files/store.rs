@@ -2,8 +2,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::files::s3::ObjectHead;
 use crate::store::Store;
@@ -163,12 +163,8 @@ pub async fn mark_uploaded(
         .expression_attribute_values(":modified", attr::s(&last_modified))
         .send()
         .await;
-    match result {
-        Ok(_) => {}
-        // Another request settled or deleted it first; what it saw is as good.
-        Err(err) if is_conditional_failure(&err) => {}
-        Err(err) => return Err(Error::sdk("mark file uploaded", err)),
-    }
+    // Another request settled or deleted it first; what it saw is as good.
+    result.ok_if_condition_failed("mark file uploaded")?;
     Ok(FileItem {
         status: UPLOADED.into(),
         size: head.size,
@@ -192,11 +188,8 @@ pub async fn drop_pending(store: &Store, app_id: &str, key: &str) -> Result<()> 
         .expression_attribute_values(":pending", attr::s(PENDING))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Ok(()),
-        Err(err) => Err(Error::sdk("drop pending file", err)),
-    }
+    result.ok_if_condition_failed("drop pending file")?;
+    Ok(())
 }
 
 /// The writer's checks and the `file.delete` audit entry in one transaction,

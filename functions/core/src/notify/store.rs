@@ -2,9 +2,9 @@
 
 use aws_sdk_dynamodb::types::{PutRequest, ReturnValue, WriteRequest};
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::notify::model::{Channel, Notification, Status};
@@ -122,15 +122,14 @@ pub async fn claim(store: &Store, app_id: &str, id: &str) -> Result<Option<Notif
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => out
-            .attributes
-            .as_ref()
-            .map(Notification::from_item)
-            .transpose(),
-        Err(err) if is_conditional_failure(&err) => Ok(None),
-        Err(err) => Err(Error::sdk("claim notification", err)),
-    }
+    // Sent, failed or claimed by another delivery: not this one's to send.
+    let Some(out) = result.ok_if_condition_failed("claim notification")? else {
+        return Ok(None);
+    };
+    out.attributes
+        .as_ref()
+        .map(Notification::from_item)
+        .transpose()
 }
 
 /// The outcome of one attempt.
@@ -187,14 +186,8 @@ pub async fn release(store: &Store, app_id: &str, id: &str, error: &str) -> Resu
         .expression_attribute_values(":error", attr::s(error))
         .send()
         .await
+        .ok_if_condition_failed("release notification")
         .map(|_| ())
-        .or_else(|err| {
-            if is_conditional_failure(&err) {
-                Ok(())
-            } else {
-                Err(Error::sdk("release notification", err))
-            }
-        })
 }
 
 /// A sent e-mail bounced or drew a complaint: `sent` becomes `failed` with why.
@@ -214,14 +207,8 @@ pub async fn mark_returned(store: &Store, app_id: &str, id: &str, error: &str) -
         .expression_attribute_values(":now", attr::s(clock::now_rfc3339()))
         .send()
         .await
+        .ok_if_condition_failed("mark notification returned")
         .map(|_| ())
-        .or_else(|err| {
-            if is_conditional_failure(&err) {
-                Ok(())
-            } else {
-                Err(Error::sdk("mark notification returned", err))
-            }
-        })
 }
 
 /// What an `Idempotency-Key` says about a request.
@@ -277,10 +264,11 @@ pub async fn start_idempotent(
         .expression_attribute_values(":now", attr::n(now))
         .send()
         .await;
-    match put {
-        Ok(_) => return Ok(Idempotency::Fresh),
-        Err(err) if is_conditional_failure(&err) => {}
-        Err(err) => return Err(Error::sdk("claim idempotency key", err)),
+    if put
+        .ok_if_condition_failed("claim idempotency key")?
+        .is_some()
+    {
+        return Ok(Idempotency::Fresh);
     }
     let out = store
         .client
@@ -398,11 +386,8 @@ pub async fn reserve_quota(
         .expression_attribute_values(":expires", attr::n(now + left_today + 86_400))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(exceeded()),
-        Err(err) => Err(Error::sdk("reserve quota", err)),
-    }
+    result.on_condition_failed("reserve quota", exceeded)?;
+    Ok(())
 }
 
 /// Gives back sends reserved for a request that then failed.
@@ -427,14 +412,8 @@ pub async fn release_quota(
         .expression_attribute_values(":count", attr::n(count))
         .send()
         .await
+        .ok_if_condition_failed("release quota")
         .map(|_| ())
-        .or_else(|err| {
-            if is_conditional_failure(&err) {
-                Ok(())
-            } else {
-                Err(Error::sdk("release quota", err))
-            }
-        })
 }
 
 /// Sends of `channel` the app made today (UTC).

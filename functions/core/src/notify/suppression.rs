@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::apps::is_conditional_failure;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::Store;
@@ -139,14 +139,13 @@ pub async fn clear(store: &Store, app_id: &str, address: &str) -> Result<()> {
         .expression_attribute_names("#pk", NOTIFICATIONS.partition_key)
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(Error::NotFound(format!(
+    result.on_condition_failed("clear suppression", || {
+        Error::NotFound(format!(
             "{} on the suppression list of app {app_id}",
             address.to_lowercase()
-        ))),
-        Err(err) => Err(Error::sdk("clear suppression", err)),
-    }
+        ))
+    })?;
+    Ok(())
 }
 
 fn from_item(item: &Item) -> Result<Suppression> {

@@ -4,9 +4,9 @@
 //! it with them and TTL removes it otherwise; any Lambda instance serving the
 //! connection sees the same count.
 
-use crate::apps::is_conditional_failure;
 use crate::attr;
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::keys::connection_pk;
 use crate::store::Store;
@@ -43,11 +43,8 @@ pub async fn count_send(store: &Store, connection: &Connection) -> Result<()> {
         .expression_attribute_values(":exp", attr::n(window + 2 * SEND_WINDOW_SECS))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if is_conditional_failure(&err) => Err(Error::Throttled {
-            retry_after_secs: (window + SEND_WINDOW_SECS - now).max(1) as u64,
-        }),
-        Err(err) => Err(Error::sdk("count message", err)),
-    }
+    result.on_condition_failed("count message", || Error::Throttled {
+        retry_after_secs: (window + SEND_WINDOW_SECS - now).max(1) as u64,
+    })?;
+    Ok(())
 }

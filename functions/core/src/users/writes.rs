@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use super::{Role, get_item, sort_key};
 use crate::attr;
 use crate::clock;
+use crate::condition::ConditionFailure;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::Store;
@@ -187,13 +188,13 @@ pub(super) async fn transact(
             Ok(_) => return Ok(true),
             Err(err) => err,
         };
-        match cancellation(&err) {
-            Some(Cancelled::Condition) => return Ok(false),
-            Some(Cancelled::Conflict) if attempt + 1 < ATTEMPTS => {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            _ => return Err(Error::sdk(action, err)),
+        if err.is_condition_failure() {
+            return Ok(false);
         }
+        if !is_conflict(&err) || attempt + 1 == ATTEMPTS {
+            return Err(Error::sdk(action, err));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
     }
     Err(Error::Internal(format!("{action}: retries exhausted")))
 }
@@ -221,29 +222,14 @@ fn update(
     Ok(update)
 }
 
-/// Why a transaction was cancelled, when that is one of the answers a caller acts on.
-enum Cancelled {
-    /// An item failed its condition.
-    Condition,
-    /// Another transaction or write touched an item at the same moment.
-    Conflict,
-}
-
-fn cancellation<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
-) -> Option<Cancelled> {
-    match err.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(e) => {
-            let codes = || e.cancellation_reasons().iter().filter_map(|r| r.code());
-            if codes().any(|c| c == "ConditionalCheckFailed") {
-                Some(Cancelled::Condition)
-            } else if codes().any(|c| c == "TransactionConflict") {
-                Some(Cancelled::Conflict)
-            } else {
-                None
-            }
-        }
-        other if other.code() == Some("TransactionConflictException") => Some(Cancelled::Conflict),
-        _ => None,
+/// Whether another write touched one of the items at the same moment: worth a retry.
+fn is_conflict<R>(err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        Some(other) => other.code() == Some("TransactionConflictException"),
+        None => false,
     }
 }
