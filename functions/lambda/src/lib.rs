@@ -62,18 +62,14 @@ where
     }
 }
 
-/// Lambda's SDK configuration from the environment alone (`sdk`), its HTTPS client trusting the OS's one root bundle:
-/// the native store would read every file of the certificate directory at the first connection of the cold start
-/// (`roots`). Without a readable bundle the SDK's default client is kept, so the function still starts.
+/// Lambda's SDK configuration from the environment alone (`sdk`), its HTTPS client trusting the OS's one root bundle
+/// (`roots`), read at the first connection: the native store would read every file of the certificate directory, and
+/// parsing even the one bundle's roots was most of a cold start, which a first request without an AWS call never needs.
 fn sdk_config() -> aws_config::SdkConfig {
-    let client = match roots::RootBundle::shared().and_then(|bundle| bundle.https_client()) {
-        Ok(client) => Some(client),
-        Err(err) => {
-            tracing::warn!(error = %err, "trusting the native root store instead");
-            None
-        }
-    };
-    sdk::from_env(|name| std::env::var(name).ok(), client)
+    sdk::from_env(
+        |name| std::env::var(name).ok(),
+        Some(roots::lazy_https_client()),
+    )
 }
 
 /// Logs `err` and posts it to `/runtime/init/error`; returns it for `main` to exit with.

@@ -126,29 +126,55 @@ impl RootBundle {
         store
     }
 
-    /// The SDK's default HTTPS client (rustls on aws-lc, proxy settings from the environment, the SDK's timeouts and
-    /// sleep) trusting this bundle. Plain `http://` endpoints (the emulator) are served by it unchanged.
-    pub fn https_client(&self) -> Result<SharedHttpClient, String> {
-        let context = TlsContext::builder()
+    /// TLS settings trusting this bundle's roots only.
+    pub fn tls_context(&self) -> Result<TlsContext, String> {
+        TlsContext::builder()
             .with_trust_store(self.trust_store())
             .build()
-            .map_err(|err| format!("TLS settings: {err}"))?;
-        Ok(
-            Builder::new().build_with_connector_fn(move |settings, components| {
-                let mut connector = ConnectorBuilder::default()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .tls_context(context.clone());
-                connector.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    connector.set_sleep_impl(components.sleep_impl());
-                }
-                connector.set_proxy_config(Some(ProxyConfig::from_env()));
-                connector.build()
-            }),
-        )
+            .map_err(|err| format!("TLS settings: {err}"))
     }
+}
+
+/// The SDK's default HTTPS client (rustls on aws-lc, proxy settings from the environment, the SDK's timeouts and
+/// sleep) trusting the process's bundle ([`RootBundle::shared`]). The bundle is read and its roots parsed when the
+/// first connection is made, not at cold start: a first request that makes no AWS call never waits for it. Without a
+/// readable bundle the connector keeps the SDK's default trust store (the native one). Plain `http://` endpoints
+/// (the emulator) are served by it unchanged.
+pub fn lazy_https_client() -> SharedHttpClient {
+    https_client_loading(|| RootBundle::shared().and_then(RootBundle::tls_context))
+}
+
+/// [`lazy_https_client`] with its TLS settings from `load`, called at the first connection only.
+fn https_client_loading(
+    load: impl Fn() -> Result<TlsContext, String> + Send + Sync + 'static,
+) -> SharedHttpClient {
+    let context: OnceLock<Option<TlsContext>> = OnceLock::new();
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        // Building a service client calls this once without settings or components, only to load the trust store
+        // early (the SDK's `validate_base_client_config`), and discards the result: nothing to load for that.
+        if settings.is_none() && components.is_none() {
+            return ConnectorBuilder::default().build_http();
+        }
+        let context = context.get_or_init(|| match load() {
+            Ok(context) => Some(context),
+            Err(err) => {
+                tracing::warn!(error = %err, "trusting the native root store instead");
+                None
+            }
+        });
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        if let Some(context) = context {
+            connector = connector.tls_context(context.clone());
+        }
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Each `BEGIN CERTIFICATE` … `END CERTIFICATE` block of `pem`, markers included.
@@ -249,6 +275,27 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("a bundle without a root was accepted"));
         assert!(err.contains("no usable certificate"), "{err}");
+    }
+
+    /// Building a service client (which validates its HTTP client) must not read the bundle: that was most of a cold
+    /// start, and a first request without an AWS call never needs it.
+    #[test]
+    fn building_a_client_does_not_load_the_roots() {
+        use aws_smithy_runtime_api::client::http::HttpClient;
+        use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+        use aws_smithy_types::config_bag::ConfigBag;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let loads = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&loads);
+        let client = https_client_loading(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err("not needed".to_owned())
+        });
+        client
+            .validate_base_client_config(&RuntimeComponentsBuilder::new("test"), &ConfigBag::base())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loads.load(Ordering::SeqCst), 0);
     }
 
     #[test]
