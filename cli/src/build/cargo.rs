@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(
             settings,
             [
-                "opt-level = \"s\"",
+                "opt-level = \"z\"",
                 "lto = true",
                 "codegen-units = 1",
                 "strip = true"
