@@ -314,16 +314,6 @@ pub async fn update_from(store: &Store, current: &App, change: &AppUpdate) -> Re
     }
 }
 
-/// Still used by the `webhooks` modules, which move to `condition::OnConditionFailed` in their own change.
-pub(crate) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
-}
-
 fn to_item(app: &App) -> Item {
     let mut item = Item::new();
     item.insert(tables::APPS.partition_key.into(), attr::s(&app.app_id));

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::deliveries::{Delivery, DeliveryState, from_item, get, key};
-use crate::apps::is_conditional_failure;
 use crate::attr;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -57,30 +57,25 @@ pub async fn claim(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match claimed {
-        Ok(out) => {
-            let item = out
-                .attributes()
-                .ok_or_else(|| Error::Internal("the claim returned no item".into()))?;
-            Ok(Claim::Claimed(from_item(item)?))
-        }
-        Err(e) if is_conditional_failure(&e) => {
-            // Only on this path: read what stopped the claim.
-            let found = match get(store, app_id, delivery_id).await {
-                Ok(delivery) => Some(delivery),
-                Err(Error::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            Ok(match found {
-                Some(d)
-                    if matches!(d.state, DeliveryState::Pending | DeliveryState::Retrying)
-                        && matches!(d.claimed, Some((n, Some(_))) if n == attempt) =>
-                {
-                    Claim::InProgress
-                }
-                other => Claim::Stale(other),
-            })
-        }
-        Err(e) => Err(Error::sdk("claim webhook attempt", e)),
+    if let Some(out) = claimed.ok_if_condition_failed("claim webhook attempt")? {
+        let item = out
+            .attributes()
+            .ok_or_else(|| Error::Internal("the claim returned no item".into()))?;
+        return Ok(Claim::Claimed(from_item(item)?));
     }
+    // Only on this path: read what stopped the claim.
+    let found = match get(store, app_id, delivery_id).await {
+        Ok(delivery) => Some(delivery),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(match found {
+        Some(d)
+            if matches!(d.state, DeliveryState::Pending | DeliveryState::Retrying)
+                && matches!(d.claimed, Some((n, Some(_))) if n == attempt) =>
+        {
+            Claim::InProgress
+        }
+        other => Claim::Stale(other),
+    })
 }

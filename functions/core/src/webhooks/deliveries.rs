@@ -12,9 +12,10 @@ use serde::Serialize;
 
 use super::lanes::RecordOrder;
 use super::send::Attempt;
-use super::store::{missing_or, partition, sort_key_name};
+use super::store::{partition, sort_key_name};
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::WEBHOOKS;
@@ -312,10 +313,12 @@ pub async fn record_attempt(
             "SET attempts = list_append(attempts, :one), #state = :state REMOVE nextRetryAt, claimedAt",
         ),
     };
-    update.send().await.map_err(missing_or(
-        format!("webhook delivery {delivery_id}"),
-        "log webhook attempt",
-    ))?;
+    update
+        .send()
+        .await
+        .on_condition_failed("log webhook attempt", || {
+            Error::NotFound(format!("webhook delivery {delivery_id}"))
+        })?;
     Ok(())
 }
 
@@ -367,10 +370,9 @@ async fn update_state(
         .expression_attribute_values(":state", attr::s(state.as_str()))
         .send()
         .await
-        .map_err(missing_or(
-            format!("webhook delivery {delivery_id}"),
-            "update webhook delivery",
-        ))?;
+        .on_condition_failed("update webhook delivery", || {
+            Error::NotFound(format!("webhook delivery {delivery_id}"))
+        })?;
     Ok(())
 }
 

@@ -12,9 +12,10 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::{
     EventType, MAX_SUBSCRIPTIONS_PER_APP, SigningSecret, Subscription, SubscriptionState, TargetUrl,
 };
-use crate::apps::{is_conditional_failure, validate_app_id};
+use crate::apps::validate_app_id;
 use crate::attr::{self, Item};
 use crate::clock;
+use crate::condition::OnConditionFailed;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::WEBHOOKS;
@@ -44,25 +45,6 @@ fn key(app_id: &str, subscription_id: &str) -> Item {
 
 pub(crate) fn sort_key_name() -> String {
     WEBHOOKS.sort_key.unwrap_or("sk").to_owned()
-}
-
-/// Maps a failed write whose `attribute_exists` condition failed to
-/// `NotFound(what)`, any other failure to the SDK error.
-pub(crate) fn missing_or<E, R>(
-    what: String,
-    context: &'static str,
-) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    move |e| {
-        if is_conditional_failure(&e) {
-            Error::NotFound(what)
-        } else {
-            Error::sdk(context, e)
-        }
-    }
 }
 
 /// The item a write returned (`ReturnValues`).
@@ -250,10 +232,9 @@ pub async fn set_state(
         .expression_attribute_names("#state", "state")
         .send()
         .await
-        .map_err(missing_or(
-            format!("webhook subscription {subscription_id}"),
-            "update webhook subscription",
-        ))?;
+        .on_condition_failed("update webhook subscription", || {
+            Error::NotFound(format!("webhook subscription {subscription_id}"))
+        })?;
     Ok(from_item(returned(out.attributes())?)?.0)
 }
 
@@ -284,12 +265,8 @@ pub async fn rotate_secret(
         .return_values(ReturnValue::AllNew)
         .send()
         .await
-        .map_err(|e| {
-            if is_conditional_failure(&e) {
-                Error::Conflict("the secret was rotated meanwhile; run rotate-secret again".into())
-            } else {
-                Error::sdk("rotate webhook secret", e)
-            }
+        .on_condition_failed("rotate webhook secret", || {
+            Error::Conflict("the secret was rotated meanwhile; run rotate-secret again".into())
         })?;
     Ok((from_item(returned(out.attributes())?)?.0, secret))
 }
@@ -318,14 +295,17 @@ pub async fn record_outcome(
             .update_expression("SET failingSince = if_not_exists(failingSince, :now)")
             .expression_attribute_values(":now", attr::n(now))
     };
-    match update.send().await {
-        Ok(out) => out
+    // Removed meanwhile (`None`): nothing to record.
+    match update
+        .send()
+        .await
+        .ok_if_condition_failed("record webhook outcome")?
+    {
+        Some(out) => out
             .attributes()
             .map(|i| from_item(i).map(|s| s.0))
             .transpose(),
-        // Removed meanwhile: nothing to record.
-        Err(e) if is_conditional_failure(&e) => Ok(None),
-        Err(e) => Err(Error::sdk("record webhook outcome", e)),
+        None => Ok(None),
     }
 }
 
@@ -341,10 +321,9 @@ pub async fn remove(store: &Store, app_id: &str, subscription_id: &str) -> Resul
         .return_values(ReturnValue::AllOld)
         .send()
         .await
-        .map_err(missing_or(
-            format!("webhook subscription {subscription_id}"),
-            "remove webhook subscription",
-        ))?;
+        .on_condition_failed("remove webhook subscription", || {
+            Error::NotFound(format!("webhook subscription {subscription_id}"))
+        })?;
     Ok(from_item(returned(out.attributes())?)?.0)
 }
 

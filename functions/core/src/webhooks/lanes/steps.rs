@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::{IDLE_LANE_SECS, Lane, LaneState, Marker, RecordOrder};
-use crate::apps::is_conditional_failure;
 use crate::attr;
+use crate::condition::{ConditionFailure, OnConditionFailed};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::tables::WEBHOOKS;
@@ -208,14 +208,10 @@ pub(super) fn conditional<T, E, R>(
     context: &'static str,
 ) -> Result<bool>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ConditionFailure + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match outcome {
-        Ok(_) => Ok(true),
-        Err(e) if is_conditional_failure(&e) => Ok(false),
-        Err(e) => Err(Error::sdk(context, e)),
-    }
+    Ok(outcome.ok_if_condition_failed(context)?.is_some())
 }
 
 /// How a transaction ended, short of an error.
