@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::lanes::RecordOrder;
 use super::send::Attempt;
-use super::store::{partition, sort_key_name};
+use super::store::{partition, query_prefix, sort_key_name};
 use crate::attr::{self, Item};
 use crate::clock;
 use crate::condition::OnConditionFailed;
@@ -237,15 +237,7 @@ pub async fn list(
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let mut query = store
-            .client
-            .query()
-            .table_name(store.webhooks_table()?)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", WEBHOOKS.partition_key)
-            .expression_attribute_names("#sk", sort_key_name())
-            .expression_attribute_values(":pk", attr::s(partition(app_id)))
-            .expression_attribute_values(":prefix", attr::s(DELIVERY_PREFIX))
+        let mut query = query_prefix(store, app_id, DELIVERY_PREFIX)?
             .scan_index_forward(false)
             .set_exclusive_start_key(start);
         if failed_only {

@@ -7,6 +7,7 @@
 //! table) and by never leaving this module except to sign and, once, to the
 //! operator who created or rotated it.
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{
@@ -22,23 +23,39 @@ use crate::tables::WEBHOOKS;
 
 /// Sort-key prefix of subscription items.
 pub const SUBSCRIPTION_PREFIX: &str = "S#";
-const SUB_PREFIX: &str = SUBSCRIPTION_PREFIX;
 
 /// The app's partition: its subscriptions and delivery log.
 pub fn partition(app_id: &str) -> String {
     format!("W#{app_id}")
 }
 
-fn pk(app_id: &str) -> String {
-    partition(app_id)
+/// A Query of the items of `app_id`'s partition whose sort key starts with `prefix`
+/// (subscriptions, deliveries, a lane's held markers); callers add paging and options.
+pub(crate) fn query_prefix(
+    store: &Store,
+    app_id: &str,
+    prefix: &str,
+) -> Result<QueryFluentBuilder> {
+    Ok(store
+        .client
+        .query()
+        .table_name(store.webhooks_table()?)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+        .expression_attribute_names("#pk", WEBHOOKS.partition_key)
+        .expression_attribute_names("#sk", sort_key_name())
+        .expression_attribute_values(":pk", attr::s(partition(app_id)))
+        .expression_attribute_values(":prefix", attr::s(prefix)))
 }
 
 fn key(app_id: &str, subscription_id: &str) -> Item {
     Item::from([
-        (WEBHOOKS.partition_key.to_owned(), attr::s(pk(app_id))),
+        (
+            WEBHOOKS.partition_key.to_owned(),
+            attr::s(partition(app_id)),
+        ),
         (
             sort_key_name(),
-            attr::s(format!("{SUB_PREFIX}{subscription_id}")),
+            attr::s(format!("{SUBSCRIPTION_PREFIX}{subscription_id}")),
         ),
     ])
 }
@@ -158,15 +175,7 @@ pub async fn list_with_secrets(
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = store
-            .client
-            .query()
-            .table_name(store.webhooks_table()?)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", WEBHOOKS.partition_key)
-            .expression_attribute_names("#sk", sort_key_name())
-            .expression_attribute_values(":pk", attr::s(pk(app_id)))
-            .expression_attribute_values(":prefix", attr::s(SUB_PREFIX))
+        let page = query_prefix(store, app_id, SUBSCRIPTION_PREFIX)?
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()
@@ -360,7 +369,10 @@ fn from_item(item: &Item) -> Result<(Subscription, Secrets)> {
     };
     let subscription = Subscription {
         app_id,
-        subscription_id: sk.strip_prefix(SUB_PREFIX).unwrap_or(&sk).to_owned(),
+        subscription_id: sk
+            .strip_prefix(SUBSCRIPTION_PREFIX)
+            .unwrap_or(&sk)
+            .to_owned(),
         url: attr::get_s(item, "url")?,
         events: attr::get_list_s(item, "events")
             .iter()

@@ -8,9 +8,8 @@ use crate::attr;
 use crate::condition::{ConditionFailure, OnConditionFailed};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::tables::WEBHOOKS;
 use crate::webhooks::deliveries::{self, DeliveryState};
-use crate::webhooks::store::{partition, sort_key_name};
+use crate::webhooks::store::{query_prefix, sort_key_name};
 
 /// Frees the lane if `me` is its head and nothing is held.
 pub(super) async fn release(store: &Store, lane: &Lane<'_>, me: &str, now: i64) -> Result<bool> {
@@ -141,15 +140,7 @@ pub(super) async fn held(
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = store
-            .client
-            .query()
-            .table_name(store.webhooks_table()?)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", WEBHOOKS.partition_key)
-            .expression_attribute_names("#sk", sort_key_name())
-            .expression_attribute_values(":pk", attr::s(partition(lane.app_id)))
-            .expression_attribute_values(":prefix", attr::s(&prefix))
+        let page = query_prefix(store, lane.app_id, &prefix)?
             .consistent_read(true)
             .set_limit(limit)
             .set_exclusive_start_key(start)
