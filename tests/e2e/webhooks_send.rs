@@ -243,3 +243,35 @@ async fn oversized_payloads_and_slow_receivers_fail() {
     assert!(!slow.delivered && slow.status.is_none(), "{slow:?}");
     assert!(slow.error.unwrap().contains("no answer within"));
 }
+
+/// The webhooks function's sender loads its roots at its first attempt, not when it is built (a cold start), and
+/// once: every later attempt, and every clone of the sender, reuses them.
+#[tokio::test]
+async fn roots_loaded_at_the_first_attempt_are_loaded_once() {
+    use ob_core::webhooks::send::{ATTEMPT_TIMEOUT, TrustedRoots};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let secret = SigningSecret::generate().unwrap();
+    let seen = Seen::default();
+    let base = receiver(slot(&secret), vec![], seen.clone()).await;
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&loads);
+    let roots = TrustedRoots::Loaded(Arc::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        ob_lambda::roots::RootBundle::shared().map(|bundle| Arc::new(bundle.root_store()))
+    }));
+    let sender = Sender::with_roots(TargetPolicy::LOCAL, roots, ATTEMPT_TIMEOUT).unwrap();
+    let copy = sender.clone();
+    assert_eq!(loads.load(Ordering::SeqCst), 0, "loaded when built");
+    let message = Message {
+        id: "evt_9",
+        body: b"{}",
+    };
+    for sender in [&sender, &copy, &sender] {
+        let attempt = sender
+            .attempt(&format!("{base}/hook"), message, &[&secret], 0)
+            .await;
+        assert!(attempt.delivered, "{attempt:?}");
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}

@@ -94,11 +94,18 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(check) = check {
         parts.extensions.insert(KeyCheck(check));
     }
-    // The shared request counters are updated while the request is served.
-    let (mut response, ()) = tokio::join!(
-        next.run(Request::from_parts(parts, body)),
-        state.limiter().sync(state.store(), syncs)
-    );
+    // The shared request counters are updated beside the answer, which never waits for them (on Lambda, after it
+    // and before the instance takes its next request).
+    if !syncs.is_empty() {
+        let syncing = state.clone();
+        state.deferred().defer(async move {
+            syncing
+                .limiter()
+                .sync(syncing.store(), syncs)
+                .await;
+        });
+    }
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     if let (true, Some(origin)) = (allowed, &origin) {
         allow_origin(response.headers_mut(), origin);
     }

@@ -1,11 +1,13 @@
-//! Request limits per app and per client address: counted per instance, synced to the limits table at most once a second per counter, in parallel with the request.
+//! Request limits per app and per client address: counted per instance, synced to the limits table at most once a second per counter, beside the answer.
 //!
 //! API Gateway's stage throttle is one bucket for every tenant, so one client
 //! with any app's key could make every app see 429s. Here each app and each
 //! client address has its own per-minute budget. A warm instance counts its
 //! own requests and, at most once a second per counter, adds them to the
 //! shared counter item (`ob_core::limits::add`, one `UpdateItem` returning the
-//! total) while the request is served, never before it. A request is refused
+//! total) as work the answer does not wait for (`ob_core::deferred`: beside the
+//! request in a server, right after its answer on Lambda, before the instance
+//! takes its next request). A request is refused
 //! when the last known total plus this instance's unsynced count reaches the
 //! limit. Accuracy: every instance may overshoot by what it served in the last
 //! second before it learned the total; cost: at most one write per second per

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ob_core::cache::BoundedCache;
+use ob_core::deferred::Deferred;
 use ob_core::env::{self, FunctionEnv};
 use ob_core::files::FileStore;
 use ob_core::notify::NotifyQueue;
@@ -226,6 +227,9 @@ struct Inner {
     /// (app, resource) pairs whose registry entry this instance wrote.
     resources: BoundedCache<(String, String), ()>,
     limiter: Limiter,
+    /// Work the answer does not wait for: the counter syncs, the signing key's read-ahead (spawned at once here;
+    /// after each answer on Lambda).
+    deferred: Deferred,
     /// A bcrypt hash at the stage's cost, verified against when an e-mail is
     /// unknown so that unknown and known e-mails take the same time.
     dummy_hash: tokio::sync::OnceCell<String>,
@@ -284,13 +288,15 @@ impl AppState {
             ),
             resources: BoundedCache::new(RESOURCE_CACHE_ENTRIES, RESOURCE_CACHE_TTL),
             limiter: Limiter::default(),
+            deferred: Deferred::spawned(),
             dummy_hash: tokio::sync::OnceCell::new(),
         }))
     }
 
     /// For the Lambdas: tables and settings from the function's checked environment; the signing key is read from
-    /// Secrets Manager once, in the background from now on (`Keyring::preload`), so the cold start does not wait
-    /// for it. Call it within the Tokio runtime.
+    /// Secrets Manager once, by the first request that needs it or else after the first answer (`Keyring::preload`
+    /// on [`AppState::deferred`], which is queued: the function's runtime runs it after each answer), so neither
+    /// the cold start nor a first request without a token waits for it. Call it within the Tokio runtime.
     pub fn from_function_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<Self> {
         let settings = Settings::from_function_env(env);
         // `obctl` refuses such a stage file; a hand-edited function is refused here.
@@ -301,7 +307,8 @@ impl AppState {
             )));
         }
         let keys = Keyring::loaded_by(&settings.issuer, crate::signing_key::loader(sdk, env)?);
-        keys.preload();
+        let deferred = Deferred::queued();
+        keys.preload(&deferred);
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(sdk),
             Tables::from_function_env(env),
@@ -316,7 +323,11 @@ impl AppState {
                 .queue(&ob_core::queues::WEBHOOK_DELIVERIES)
                 .map(|url| WebhookQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         };
-        Ok(Self::with_keys(store, services, keys, settings).with_metrics(function_metrics(env)))
+        let mut state = Self::with_keys(store, services, keys, settings);
+        if let Some(inner) = Arc::get_mut(&mut state.0) {
+            inner.deferred = deferred;
+        }
+        Ok(state.with_metrics(function_metrics(env)))
     }
 
     /// Serves file routes from `files` (the files function). Call it on a freshly built state, before it is shared.
@@ -344,6 +355,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Where work the answer does not wait for goes (the host runs it: see [`Deferred`]).
+    pub fn deferred(&self) -> &Deferred {
+        &self.0.deferred
     }
 
     pub fn store(&self) -> &Store {

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod condition;
 pub mod config;
 pub mod data;
+pub mod deferred;
 pub mod env;
 pub mod error;
 pub mod files;

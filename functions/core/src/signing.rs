@@ -1,9 +1,10 @@
 //! The stage's signing key as handlers use it: given at once (tests, `obctl dev`) or read from its secret on first use.
 //!
-//! A Lambda's cold start does not wait for Secrets Manager: the read starts in the background when the function
-//! starts ([`Keyring::preload`]) and the first request that signs or verifies a token awaits it, while requests that
-//! need no token (health, API-key checks, the WebSocket stream fan-out) never do. Concurrent first uses share one read;
-//! a failed read is logged, answers that request with a 500 and is tried again by the next use.
+//! A Lambda's cold start does not wait for Secrets Manager: the read is deferred ([`Keyring::preload`] on the
+//! function's `Deferred`), so it runs after the first answer, and a request that signs or verifies a token before
+//! then reads the key itself, while requests that need no token (health, API-key checks, the WebSocket stream
+//! fan-out) never wait for it. Concurrent uses share one read; a failed read is logged, answers that request with a
+//! 500 and is tried again by the next use.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+use crate::deferred::Deferred;
 use crate::tokens::TokenSigner;
 use crate::{Error, Result};
 
@@ -105,11 +107,12 @@ impl Keyring {
             .cloned()
     }
 
-    /// Starts reading the keys in the background (at a cold start), so the first request that needs them waits
-    /// less, or not at all. A failure is logged here and retried by the next [`Keyring::get`].
-    pub fn preload(&self) {
+    /// Reads the keys ahead of their first use, as `deferred` work (a Lambda: after the first answer), so a later
+    /// request that needs them does not wait. A read already made or in flight is shared, never repeated. A failure
+    /// is logged here and retried by the next [`Keyring::get`].
+    pub fn preload(&self, deferred: &Deferred) {
         let keyring = self.clone();
-        tokio::spawn(async move {
+        deferred.defer(async move {
             if let Err(err) = keyring.get().await {
                 tracing::error!(error = %err, "could not read the signing key; the next request that needs it tries again");
             }
@@ -142,7 +145,7 @@ mod tests {
     async fn concurrent_first_uses_share_one_read_and_get_the_same_keys_as_ready() {
         let reads = Arc::new(AtomicUsize::new(0));
         let keyring = Keyring::loaded_by("ob-test", counting_loader(reads.clone(), false));
-        keyring.preload();
+        keyring.preload(&Deferred::spawned());
         let (a, b) = tokio::join!(keyring.get(), keyring.get());
         let (a, b) = (a.unwrap(), b.unwrap());
         assert!(Arc::ptr_eq(&a, &b));
@@ -169,6 +172,26 @@ mod tests {
         assert_eq!(reads.load(Ordering::SeqCst), 2);
         assert!(keyring.get().await.is_ok());
         assert_eq!(reads.load(Ordering::SeqCst), 2, "read once it succeeded");
+    }
+
+    /// Deferred until after the first answer: nothing is read before the queue runs, a use before then reads the key
+    /// itself, and the read-ahead then finds it read (one read in all).
+    #[tokio::test]
+    async fn a_deferred_preload_reads_nothing_before_its_turn_and_never_twice() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let keyring = Keyring::loaded_by("ob-test", counting_loader(reads.clone(), false));
+        let deferred = Deferred::queued();
+        keyring.preload(&deferred);
+        tokio::task::yield_now().await;
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "read before its turn");
+        assert!(keyring.get().await.is_ok());
+        deferred.run_queued().await;
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        let untouched = Keyring::loaded_by("ob-test", counting_loader(reads.clone(), false));
+        untouched.preload(&deferred);
+        deferred.run_queued().await;
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "the read-ahead reads the key");
+        assert!(format!("{untouched:?}").contains("loaded: true"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use lambda_http::lambda_runtime::{Runtime, layers::TracingLayer};
 use lambda_http::request::RequestContext;
 use lambda_http::{Error, Request, RequestExt};
 use ob_api::{AppState, ClientAddr};
@@ -11,23 +12,32 @@ use ob_core::env::{self, FunctionEnv};
 use ob_core::functions::FunctionDef;
 use tower::ServiceBuilder;
 
+use crate::after_answer::AfterAnswer;
+
+pub mod after_answer;
 pub mod roots;
 pub mod sdk;
 
 /// Serves `function`'s HTTP routes until Lambda stops us.
 pub async fn serve(function: &'static ob_api::HttpFunction) -> Result<(), Error> {
-    let router = start(function.def, |sdk, env| async move {
+    let (router, deferred) = start(function.def, |sdk, env| async move {
         let mut state = AppState::from_function_env(&sdk, &env)?;
         if let Some(file_store) = function.file_store {
             state = state.with_file_store(file_store(&sdk, &env)?);
         }
-        Ok(ob_api::http_function_router(function, state))
+        let deferred = state.deferred().clone();
+        Ok((ob_api::http_function_router(function, state), deferred))
     })
     .await?;
     let service = ServiceBuilder::new()
         .map_request(with_gateway_context)
         .service(router);
-    lambda_http::run(service).await
+    // `lambda_http::run`, plus the work the answers deferred, run after each one.
+    Runtime::new(lambda_http::Adapter::from(service))
+        .layer(TracingLayer::new())
+        .layer(AfterAnswer(deferred))
+        .run()
+        .await
 }
 
 /// A cold start: checks the function's environment, starts logging, loads the

@@ -1,25 +1,30 @@
 //! The realtime Lambda: clients, tables and the signing key are loaded once per cold start, then every invocation goes to `ob_realtime::handle`.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use ob_core::deferred::Deferred;
 use ob_core::env;
 use ob_core::functions::REALTIME;
 use ob_core::realtime::Realtime;
 use ob_core::signing::Keyring;
 use ob_core::{Store, Tables};
+use ob_lambda::after_answer::AfterAnswer;
 use ob_realtime::push::ManagementApi;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let deferred = Deferred::queued();
+    let preloading = deferred.clone();
     let realtime = ob_lambda::start(&REALTIME, |sdk, env| async move {
         let stage = env.required(&env::STAGE)?;
         let endpoint = env.required(&env::WEBSOCKET_MANAGEMENT_URL)?;
-        // Read in the background: the stream fan-out never needs it, connections wait for it at most once.
+        // Read after the first answer: the stream fan-out never needs it, a connection before then reads it itself.
         let signer = Keyring::loaded_by(
             &ob_api::state::issuer_for(stage),
             ob_api::signing_key::loader(&sdk, &env)?,
         );
-        signer.preload();
+        signer.preload(&preloading);
         Ok(Realtime {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
@@ -33,10 +38,14 @@ async fn main() -> Result<(), Error> {
     })
     .await?;
     let realtime = &realtime;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    let handler = service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(
             ob_realtime::handle(realtime, &event.payload, &event.context.request_id).await,
         )
-    }))
-    .await
+    });
+    Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(AfterAnswer(deferred))
+        .run()
+        .await
 }

@@ -21,7 +21,7 @@ use ob_core::realtime::StreamChange;
 use ob_core::webhooks::TargetPolicy;
 use ob_core::webhooks::events::{self, Event};
 use ob_core::webhooks::queue::{WebhookQueue, Work};
-use ob_core::webhooks::send::{ATTEMPT_TIMEOUT, Sender, TrustedRoots};
+use ob_core::webhooks::send::{ATTEMPT_TIMEOUT, RootsLoader, Sender, TrustedRoots};
 use ob_core::webhooks::worker::{self, Job, Next, Processed};
 use ob_core::webhooks::{Subscription, store};
 use ob_realtime::events::Incoming;
@@ -37,21 +37,16 @@ pub struct Worker {
     pub notify: Option<NotifyQueue>,
 }
 
-/// The function's sender, trusting the OS's one root bundle the SDK clients trust (read once per process): the native
-/// store would read every file of the certificate directory at cold start. Without a readable bundle the native
-/// store is kept, so the function still starts.
+/// The function's sender, trusting the OS's one root bundle the SDK clients trust (read once per process), loaded at
+/// its first attempt: parsing the roots was about half of this function's cold start, and a stream batch sends
+/// nothing. The native store would read every file of the certificate directory; it is kept only without a readable
+/// bundle, so the function still sends.
 pub fn sender(policy: TargetPolicy) -> ob_core::Result<Sender> {
-    match ob_lambda::roots::RootBundle::shared() {
-        Ok(bundle) => Sender::with_roots(
-            policy,
-            TrustedRoots::Store(std::sync::Arc::new(bundle.root_store())),
-            ATTEMPT_TIMEOUT,
-        ),
-        Err(err) => {
-            tracing::warn!(error = %err, "webhooks: trusting the native root store instead");
-            Sender::new(policy)
-        }
-    }
+    let load: RootsLoader = std::sync::Arc::new(|| {
+        ob_lambda::roots::RootBundle::shared()
+            .map(|bundle| std::sync::Arc::new(bundle.root_store()))
+    });
+    Sender::with_roots(policy, TrustedRoots::Loaded(load), ATTEMPT_TIMEOUT)
 }
 
 /// Serves one invocation: `{"batchItemFailures": [{"itemIdentifier": …}]}`.
@@ -262,14 +257,14 @@ fn log_attempt(attempt_number: u32, processed: &Processed) {
 mod tests {
     use super::*;
 
-    /// The function's sender trusts exactly the bundle the SDK clients trust: the native store would read every file of
-    /// the certificate directory at cold start.
+    /// The function's sender trusts exactly the bundle the SDK clients trust, loaded at its first attempt: the native
+    /// store would read every file of the certificate directory, and the bundle's parsing would be half a cold start.
     #[test]
-    fn the_sender_trusts_the_one_bundle_not_the_native_store() {
+    fn the_sender_trusts_the_one_bundle_loaded_at_its_first_attempt() {
         let bundle = ob_lambda::roots::RootBundle::shared().unwrap();
         match sender(TargetPolicy::STRICT).unwrap().trusted_roots() {
-            TrustedRoots::Store(store) => assert_eq!(store.len(), bundle.len()),
-            TrustedRoots::Native => panic!("the webhooks sender loads the native root store"),
+            TrustedRoots::Loaded(load) => assert_eq!(load().unwrap().len(), bundle.len()),
+            other => panic!("the webhooks sender trusts {other:?} when built"),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -62,18 +62,39 @@ pub struct Message<'a> {
 }
 
 /// The root certificates a sender trusts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum TrustedRoots {
     /// The OS's native store, loaded when the sender is built (on Linux every file of the certificate directory).
     Native,
     /// Exactly these: the Lambda function's one PEM bundle, read once per process (`ob_lambda::roots`).
     Store(Arc<rustls::RootCertStore>),
+    /// Those `load` gives, loaded at the first attempt and not when the sender is built: parsing a bundle's roots is
+    /// most of a cold start, and a batch that sends nothing never needs them. Without them (`load` fails), the
+    /// native store, as if the sender had been built with [`TrustedRoots::Native`].
+    Loaded(RootsLoader),
 }
+
+/// Loads a sender's roots, once, at its first attempt.
+pub type RootsLoader =
+    Arc<dyn Fn() -> std::result::Result<Arc<rustls::RootCertStore>, String> + Send + Sync>;
+
+impl std::fmt::Debug for TrustedRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Native => f.write_str("Native"),
+            Self::Store(store) => write!(f, "Store({} roots)", store.len()),
+            Self::Loaded(_) => f.write_str("Loaded(at the first attempt)"),
+        }
+    }
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector<VettedResolver>>, Full<Bytes>>;
 
 /// Sends attempts; built once per process (the TLS roots load once).
 #[derive(Debug, Clone)]
 pub struct Sender {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector<VettedResolver>>, Full<Bytes>>,
+    /// Built with the sender, or at its first attempt for [`TrustedRoots::Loaded`] (then the error it met, if any).
+    client: Arc<OnceLock<std::result::Result<HttpsClient, String>>>,
     policy: TargetPolicy,
     timeout: Duration,
     roots: TrustedRoots,
@@ -93,33 +114,40 @@ impl Sender {
         roots: TrustedRoots,
         timeout: Duration,
     ) -> Result<Self> {
-        let mut http = HttpConnector::new_with_resolver(VettedResolver { policy });
-        // The scheme is the target's business (https unless the stage allows
-        // local targets): checked by `TargetUrl::parse`, not here.
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let tls = match &roots {
-            TrustedRoots::Native => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(provider)
-                .map_err(|e| Error::internal("load TLS root certificates", e))?,
-            TrustedRoots::Store(store) => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(
-                    rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-                        .with_safe_default_protocol_versions()
-                        .map_err(|e| Error::internal("TLS settings", e))?
-                        .with_root_certificates(Arc::clone(store))
-                        .with_no_client_auth(),
-                ),
-        };
-        let https = tls.https_or_http().enable_http1().wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(https);
+        let client = OnceLock::new();
+        match &roots {
+            TrustedRoots::Native => {
+                let _ = client.set(Ok(https_client(policy, None, timeout)?));
+            }
+            TrustedRoots::Store(store) => {
+                let _ = client.set(Ok(https_client(policy, Some(store), timeout)?));
+            }
+            TrustedRoots::Loaded(_) => {}
+        }
         Ok(Self {
-            client,
+            client: Arc::new(client),
             policy,
             timeout,
             roots,
         })
+    }
+
+    /// The HTTPS client, built now if its roots load at the first attempt.
+    fn client(&self) -> std::result::Result<&HttpsClient, &str> {
+        self.client
+            .get_or_init(|| {
+                let TrustedRoots::Loaded(load) = &self.roots else {
+                    return Err("no HTTPS client".to_owned());
+                };
+                let store = load()
+                    .inspect_err(|err| {
+                        tracing::warn!(error = %err, "webhooks: trusting the native root store instead");
+                    })
+                    .ok();
+                https_client(self.policy, store.as_ref(), self.timeout).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     pub fn policy(&self) -> TargetPolicy {
@@ -190,8 +218,12 @@ impl Sender {
             Ok(request) => request,
             Err(e) => return failed(format!("could not build the request: {e}"), false),
         };
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(e) => return failed(format!("could not set up TLS: {e}"), false),
+        };
         let exchange = async {
-            let response = self.client.request(request).await?;
+            let response = client.request(request).await?;
             let status = response.status();
             let mut body = response.into_body();
             let mut excerpt = Vec::new();
@@ -230,6 +262,34 @@ impl Sender {
             },
         }
     }
+}
+
+/// A client connecting through the vetted resolver, trusting `store` (else the native roots).
+fn https_client(
+    policy: TargetPolicy,
+    store: Option<&Arc<rustls::RootCertStore>>,
+    timeout: Duration,
+) -> Result<HttpsClient> {
+    let mut http = HttpConnector::new_with_resolver(VettedResolver { policy });
+    // The scheme is the target's business (https unless the stage allows
+    // local targets): checked by `TargetUrl::parse`, not here.
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(timeout));
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let tls = match store {
+        None => hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| Error::internal("load TLS root certificates", e))?,
+        Some(store) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+            rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::internal("TLS settings", e))?
+                .with_root_certificates(Arc::clone(store))
+                .with_no_client_auth(),
+        ),
+    };
+    let https = tls.https_or_http().enable_http1().wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 /// The connection error with its causes (hyper's own message is only "client error (Connect)").
