@@ -216,7 +216,7 @@ pub async fn create_files_bucket(sdk: &aws_config::SdkConfig, bucket: &str) -> F
                 aws_sdk_s3::error::DisplayErrorContext(e)
             )
         });
-    FileStore::new(client, bucket)
+    FileStore::new(sdk, bucket).unwrap_or_else(|err| panic!("files store: {err}"))
 }
 
 /// Settings of the test stage: bcrypt cost 4 and one stage origin.

@@ -165,9 +165,10 @@ async fn backend(
         aws.dynamodb(),
         Tables::from_lookup(|def| outputs.get(def.output).cloned()),
     );
-    let files = FileStore::new(aws.s3(), output("FilesBucketName")?);
     let settings = settings(stage, address);
     let fail = |err: ob_core::Error| CliError::new(format!("cannot start the backend: {err}"));
+    // Addressed path-style under the emulator's endpoint, as `Aws::s3` does.
+    let files = FileStore::new(&aws.config, output("FilesBucketName")?).map_err(fail)?;
     let queue_url = output(ob_core::queues::NOTIFY.output)?;
     let services = Services {
         files: Some(files),

@@ -102,12 +102,12 @@ pub fn function_metrics(env: &FunctionEnv) -> Metrics {
     Metrics::new(stage, detail, Arc::new(ob_metrics::Stdout))
 }
 
-/// The files function's bucket, from its `FILES_BUCKET`; one S3 client per cold start.
+/// The files function's bucket, from its `FILES_BUCKET`, addressed and signed with `sdk`'s settings once per cold start.
 pub fn file_store_from_env(sdk: &aws_config::SdkConfig, env: &FunctionEnv) -> Result<FileStore> {
     let bucket = env
         .required(&env::FILES_BUCKET)
         .map_err(|err| Error::Internal(err.to_string()))?;
-    Ok(FileStore::new(aws_sdk_s3::Client::new(sdk), bucket))
+    FileStore::new(sdk, bucket)
 }
 
 /// The token issuer of a stage.
