@@ -109,10 +109,10 @@ impl aws_smithy_runtime_api::client::http::HttpConnector for HeldSyncs {
         request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
     ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
         use std::sync::atomic::Ordering;
-        let is_sync = request.headers().get("x-amz-target")
-            == Some("DynamoDB_20120810.UpdateItem")
+        let is_sync = request.headers().get("x-amz-target") == Some("DynamoDB_20120810.UpdateItem")
             && request.body().bytes().is_some_and(|body| {
-                String::from_utf8_lossy(body).contains(&format!("#{}", ob_api::limits::SUBJECT_PREFIX))
+                String::from_utf8_lossy(body)
+                    .contains(&format!("#{}", ob_api::limits::SUBJECT_PREFIX))
             });
         let this = self.clone();
         aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
@@ -175,8 +175,7 @@ async fn answers_do_not_wait_for_the_counter_sync_and_the_limit_still_holds() {
         per_app: 100,
         per_client: 2,
     };
-    let state =
-        ob_api::AppState::new(store, ob_tests::fixtures::SIGNING_KEY, settings).unwrap();
+    let state = ob_api::AppState::new(store, ob_tests::fixtures::SIGNING_KEY, settings).unwrap();
     let router = ob_api::router(state);
     let health = || Call::get("/health").from_addr("10.0.0.9");
     // Held until released below: an answer that waited for it would never come (the guard only turns that hang
@@ -195,7 +194,11 @@ async fn answers_do_not_wait_for_the_counter_sync_and_the_limit_still_holds() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(syncs.held.load(Ordering::SeqCst), 1, "the first request syncs its counter");
+    assert_eq!(
+        syncs.held.load(Ordering::SeqCst),
+        1,
+        "the first request syncs its counter"
+    );
     assert_eq!(syncs.finished.load(Ordering::SeqCst), 0);
     // The request whose count is in flight still counts: the second is the last the limit admits.
     ob_tests::fixtures::send_to(&router, health())
@@ -211,7 +214,11 @@ async fn answers_do_not_wait_for_the_counter_sync_and_the_limit_still_holds() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(syncs.finished.load(Ordering::SeqCst), 1, "the sync never finished");
+    assert_eq!(
+        syncs.finished.load(Ordering::SeqCst),
+        1,
+        "the sync never finished"
+    );
     // The shared counter has the first request (the second waits for the next sync, a second later).
     let items = client
         .scan()

@@ -99,10 +99,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     if !syncs.is_empty() {
         let syncing = state.clone();
         state.deferred().defer(async move {
-            syncing
-                .limiter()
-                .sync(syncing.store(), syncs)
-                .await;
+            syncing.limiter().sync(syncing.store(), syncs).await;
         });
     }
     let mut response = next.run(Request::from_parts(parts, body)).await;

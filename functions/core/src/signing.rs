@@ -190,7 +190,11 @@ mod tests {
         let untouched = Keyring::loaded_by("ob-test", counting_loader(reads.clone(), false));
         untouched.preload(&deferred);
         deferred.run_queued().await;
-        assert_eq!(reads.load(Ordering::SeqCst), 2, "the read-ahead reads the key");
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "the read-ahead reads the key"
+        );
         assert!(format!("{untouched:?}").contains("loaded: true"));
     }
 

@@ -133,14 +133,22 @@ mod tests {
         let deferred = Deferred::queued();
         let (answering, queueing) = (Arc::clone(&log), deferred.clone());
         let inner = tower::service_fn(move |_: LambdaInvocation| {
-            let (log, deferred, work_log) =
-                (Arc::clone(&answering), queueing.clone(), Arc::clone(&answering));
+            let (log, deferred, work_log) = (
+                Arc::clone(&answering),
+                queueing.clone(),
+                Arc::clone(&answering),
+            );
             async move {
                 deferred.defer(async move {
                     tokio::task::yield_now().await;
-                    work_log.lock().unwrap_or_else(|e| e.into_inner()).push("deferred work");
+                    work_log
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push("deferred work");
                 });
-                log.lock().unwrap_or_else(|e| e.into_inner()).push("answer posted");
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push("answer posted");
                 Ok::<(), Error>(())
             }
         });
