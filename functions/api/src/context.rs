@@ -94,11 +94,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(check) = check {
         parts.extensions.insert(KeyCheck(check));
     }
-    // The shared request counters are updated beside the answer, which never waits for them (on Lambda, after it
-    // and before the instance takes its next request).
+    // The shared request counters are updated beside the request; its answer never waits for them (on Lambda they
+    // are finished after it, before the instance takes its next request).
     if !syncs.is_empty() {
         let syncing = state.clone();
-        state.deferred().defer(async move {
+        state.deferred().beside(async move {
             syncing.limiter().sync(syncing.store(), syncs).await;
         });
     }

@@ -5,9 +5,9 @@
 //! client address has its own per-minute budget. A warm instance counts its
 //! own requests and, at most once a second per counter, adds them to the
 //! shared counter item (`ob_core::limits::add`, one `UpdateItem` returning the
-//! total) as work the answer does not wait for (`ob_core::deferred`: beside the
-//! request in a server, right after its answer on Lambda, before the instance
-//! takes its next request). A request is refused
+//! total) beside the request, as work its answer does not wait for
+//! (`ob_core::deferred`; on Lambda finished after the answer, before the
+//! instance takes its next request). A request is refused
 //! when the last known total plus this instance's unsynced count reaches the
 //! limit. Accuracy: every instance may overshoot by what it served in the last
 //! second before it learned the total; cost: at most one write per second per

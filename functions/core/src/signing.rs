@@ -112,7 +112,7 @@ impl Keyring {
     /// is logged here and retried by the next [`Keyring::get`].
     pub fn preload(&self, deferred: &Deferred) {
         let keyring = self.clone();
-        deferred.defer(async move {
+        deferred.after(async move {
             if let Err(err) = keyring.get().await {
                 tracing::error!(error = %err, "could not read the signing key; the next request that needs it tries again");
             }
@@ -185,11 +185,11 @@ mod tests {
         tokio::task::yield_now().await;
         assert_eq!(reads.load(Ordering::SeqCst), 0, "read before its turn");
         assert!(keyring.get().await.is_ok());
-        deferred.run_queued().await;
+        deferred.finish().await;
         assert_eq!(reads.load(Ordering::SeqCst), 1);
         let untouched = Keyring::loaded_by("ob-test", counting_loader(reads.clone(), false));
         untouched.preload(&deferred);
-        deferred.run_queued().await;
+        deferred.finish().await;
         assert_eq!(
             reads.load(Ordering::SeqCst),
             2,

@@ -1,9 +1,10 @@
-//! Lambda's runtime loop with the function's deferred work run after each answer is posted, before the next event is taken.
+//! Lambda's runtime loop with the function's deferred work finished after each answer is posted, before the next event is taken.
 //!
 //! Lambda freezes an instance when it asks the Runtime API for its next event; until then it keeps running, and the
-//! caller already has the answer posted before. So deferred work (`ob_core::deferred`: the request-limit syncs, the
-//! signing key's read-ahead) runs here, never frozen half-way, and the next request finds it done (unless it takes
-//! longer than [`AFTER_ANSWER_LIMIT`]: an unreachable service must not hold the next request for its retries).
+//! caller already has the answer posted before. So deferred work (`ob_core::deferred`: the request-limit syncs
+//! started beside the request, the signing key's read-ahead started here) is finished here, never frozen half-way,
+//! and the next request finds it done (unless it takes longer than [`AFTER_ANSWER_LIMIT`]: an unreachable service
+//! must not hold the next request for its retries).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use ob_core::deferred::Deferred;
 const AFTER_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The outermost layer of a function's `lambda_runtime::Runtime`: the inner service's future ends once the answer is
-/// posted; the queue runs then.
+/// posted; the deferred work is finished then.
 #[derive(Debug, Clone)]
 pub struct AfterAnswer(pub Deferred);
 
@@ -86,7 +87,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterAnswerFuture<F> {
                     };
                     let deferred = deferred.clone();
                     let work = async move {
-                        if tokio::time::timeout(AFTER_ANSWER_LIMIT, deferred.run_queued())
+                        if tokio::time::timeout(AFTER_ANSWER_LIMIT, deferred.finish())
                             .await
                             .is_err()
                         {
@@ -139,7 +140,7 @@ mod tests {
                 Arc::clone(&answering),
             );
             async move {
-                deferred.defer(async move {
+                deferred.after(async move {
                     tokio::task::yield_now().await;
                     work_log
                         .lock()
@@ -159,6 +160,6 @@ mod tests {
             *log.lock().unwrap_or_else(|e| e.into_inner()),
             vec!["answer posted", "deferred work"]
         );
-        assert_eq!(deferred.waiting(), 0);
+        assert_eq!(deferred.unfinished(), 0);
     }
 }
