@@ -276,6 +276,88 @@ async fn openapi_lists_exactly_the_routes_the_router_serves() {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
 
+/// The (method, path) operations of an OpenAPI document's paths.
+fn operations(paths: &serde_json::Value) -> BTreeSet<(String, String)> {
+    let methods = [
+        "get", "put", "post", "delete", "patch", "head", "options", "trace",
+    ];
+    let mut operations = BTreeSet::new();
+    for (path, item) in paths.as_object().unwrap() {
+        for method in methods {
+            if item.get(method).is_some() {
+                operations.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+/// What a router answers `method path` with: `Some(status)` when a route answered, `None` when the
+/// 404 (no such route) or 405 fallback did.
+async fn routed(router: &axum::Router, method: &str, path: &str) -> Option<StatusCode> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path.replace("{appId}", "shop"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let fallback = matches!(
+        (status, body["error"]["message"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no such route"))
+            | (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some("method not allowed on this route")
+            )
+    );
+    (!fallback).then_some(status)
+}
+
+/// Each Lambda's router is built apart from the document (`api_routes!`): it must serve exactly the operations its
+/// function documents, and none of another function's.
+#[tokio::test]
+async fn each_function_serves_exactly_the_routes_it_documents() {
+    let api = Api::start().await;
+    let all = operations(&ob_api::openapi_document()["paths"]);
+    let mut served_somewhere = BTreeSet::new();
+    for function in ob_api::HTTP_FUNCTIONS {
+        let documented = ob_api::function_routes(function.def)
+            .unwrap()
+            .into_openapi();
+        let documented = operations(&serde_json::to_value(&documented).unwrap()["paths"]);
+        assert!(
+            !documented.is_empty(),
+            "{} documents no route",
+            function.def.name
+        );
+        let router = ob_api::http_function_router(&function, api.state.clone());
+        let paths: BTreeSet<&String> = all.iter().map(|(_, path)| path).collect();
+        for path in paths {
+            // Not HEAD: axum answers it with a GET route, and a HEAD answer has no body to tell a fallback by.
+            for method in ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
+                let operation = (method.to_owned(), path.clone());
+                let answered = routed(&router, method, path).await;
+                assert_eq!(
+                    answered.is_some(),
+                    documented.contains(&operation),
+                    "{method} {path}: the {} function answers {answered:?}, documents it: {}",
+                    function.def.name,
+                    documented.contains(&operation)
+                );
+            }
+        }
+        served_somewhere.extend(documented);
+    }
+    assert_eq!(
+        served_somewhere, all,
+        "the document is the functions' documented routes"
+    );
+}
+
 #[tokio::test]
 async fn each_lambda_serves_its_part_and_the_whole_document() {
     let api = Api::start().await;

@@ -14,6 +14,7 @@ pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod request_id;
+mod route_list;
 pub mod routes;
 pub mod scope;
 pub mod signing_key;
@@ -63,59 +64,54 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// An HTTP function: its definition, its routes and, for the files function, its bucket. Each Lambda's `main`
-/// serves its own constant, so its binary links only its handlers (and only the files function the S3 client);
-/// looking routes up by function name would link every handler into every function.
+/// Declares the HTTP functions once: each one's definition, route group (a module of `routes`) and file store.
+/// Yields a constant per function, which its Lambda's `main` serves (so its binary links only its own handlers, and
+/// only the files function the S3 client; looking routes up by function name would link every handler into every
+/// function), and `function_routes`, the same groups documented, which no function's binary calls.
+macro_rules! http_functions {
+    ($($(#[$doc:meta])* $name:ident = $def:ident, $group:ident, $file_store:expr;)+) => {
+        $(
+            $(#[$doc])*
+            pub const $name: HttpFunction = HttpFunction {
+                def: &functions::$def,
+                routes: routes::$group::router,
+                file_store: $file_store,
+            };
+        )+
+        /// Every HTTP function.
+        pub const HTTP_FUNCTIONS: [HttpFunction; [$(stringify!($name)),+].len()] = [$($name),+];
+
+        /// The documented routes of `function` (its served routes with their OpenAPI operations), or `None` when it
+        /// serves no HTTP route. Tests hold these to the function's template routes (`FunctionDef::http_routes`).
+        pub fn function_routes(function: &FunctionDef) -> Option<OpenApiRouter<AppState>> {
+            $(
+                if function.name == functions::$def.name {
+                    return Some(routes::$group::documented());
+                }
+            )+
+            None
+        }
+    };
+}
+
+/// An HTTP function: its definition, its routes and, for the files function, its bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpFunction {
     pub def: &'static FunctionDef,
-    pub routes: fn() -> OpenApiRouter<AppState>,
+    /// The routes it serves (without their documentation).
+    pub routes: fn() -> Router<AppState>,
     /// Builds the function's file store from its environment (`FILES_BUCKET`).
     pub file_store: Option<fn(&aws_config::SdkConfig, &FunctionEnv) -> ob_core::Result<FileStore>>,
 }
 
-pub const AUTH: HttpFunction = HttpFunction {
-    def: &functions::AUTH,
-    routes: routes::auth::router,
-    file_store: None,
-};
-pub const DATA: HttpFunction = HttpFunction {
-    def: &functions::DATA,
-    routes: routes::data::router,
-    file_store: None,
-};
-pub const FILES: HttpFunction = HttpFunction {
-    def: &functions::FILES,
-    routes: routes::files::router,
-    file_store: Some(state::file_store_from_env),
-};
-pub const ADMIN: HttpFunction = HttpFunction {
-    def: &functions::ADMIN,
-    routes: admin_routes,
-    file_store: None,
-};
-/// Every HTTP function.
-pub const HTTP_FUNCTIONS: [HttpFunction; 4] = [AUTH, DATA, FILES, ADMIN];
-
-fn admin_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(routes::config::router())
-        .merge(routes::notify::router())
-        .merge(routes::verify_key::router())
-        .merge(routes::health::router())
-        .merge(routes::openapi::router())
+http_functions! {
+    AUTH = AUTH, auth, None;
+    DATA = DATA, data, None;
+    FILES = FILES, files, Some(state::file_store_from_env);
+    ADMIN = ADMIN, admin, None;
 }
 
-/// The routes `function` serves, or `None` when it serves no HTTP route.
-/// Tests hold these to the function's template routes (`FunctionDef::http_routes`).
-pub fn function_routes(function: &FunctionDef) -> Option<OpenApiRouter<AppState>> {
-    HTTP_FUNCTIONS
-        .iter()
-        .find(|http| http.def.name == function.name)
-        .map(|http| (http.routes)())
-}
-
-/// Every route, with the document's info and security schemes.
+/// Every route, documented, with the document's info and security schemes.
 pub fn all_routes() -> OpenApiRouter<AppState> {
     ob_core::functions::ALL
         .iter()
@@ -139,16 +135,22 @@ pub fn openapi_document() -> serde_json::Value {
     doc
 }
 
-/// The whole API (for `obctl dev --in-process` and the tests). A local server should use
+/// The whole API (for `obctl dev --in-process` and the tests): every HTTP function's routes. A local server should use
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the peer address
 /// is known for audit entries and per-client login throttling.
 pub fn router(state: AppState) -> Router {
-    finish(all_routes(), state)
+    let routes = HTTP_FUNCTIONS.iter().fold(Router::new(), |all, function| {
+        all.merge((function.routes)())
+    });
+    finish(routes, state)
 }
 
 /// What `function`'s Lambda serves, or `None` when it serves no HTTP route.
 pub fn function_router(function: &FunctionDef, state: AppState) -> Option<Router> {
-    function_routes(function).map(|routes| finish(routes, state))
+    HTTP_FUNCTIONS
+        .iter()
+        .find(|http| http.def.name == function.name)
+        .map(|http| http_function_router(http, state))
 }
 
 /// What an HTTP function's Lambda serves.
@@ -158,10 +160,9 @@ pub fn http_function_router(function: &HttpFunction, state: AppState) -> Router 
 
 /// Adds the fallbacks and the middleware every host shares. Fallbacks first,
 /// so the layers wrap them too; the last layer added runs first.
-fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.settings().max_body_bytes;
-    let (router, _) = routes.split_for_parts();
-    router
+    routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -90,7 +90,7 @@ fn table() -> &'static HashMap<(Method, String), Requirement> {
 /// What the matched operation of a request needs; `None` when no operation
 /// matched (an unknown path, or a known path with another method: they end in
 /// the 404/405 fallbacks, which touch nothing). Every handler is declared with
-/// `routes!`, so every operation that reaches one is in the document.
+/// `api_routes!`, so every operation that reaches one is in the document.
 pub(crate) fn required(parts: &Parts) -> Option<Requirement> {
     let path = parts.extensions.get::<MatchedPath>()?.as_str().to_owned();
     table().get(&(parts.method.clone(), path)).cloned()

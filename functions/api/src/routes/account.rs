@@ -16,8 +16,6 @@ use ob_core::throttle::{self, AccountEmail};
 use ob_core::{clock, passwords, sessions, users};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, Client, MaybeUser};
@@ -25,12 +23,8 @@ use crate::json::{self, Json};
 use crate::request_id;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(request_password_reset))
-        .routes(routes!(confirm_password_reset))
-        .routes(routes!(request_verification))
-        .routes(routes!(confirm_verification))
+crate::route_list::api_routes! {
+    handlers: [request_password_reset, confirm_password_reset, request_verification, confirm_verification],
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,8 +12,6 @@ use ob_core::{Error, clock, passwords};
 use ob_metrics::AuthEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, AuthUser, Client};
@@ -21,14 +19,11 @@ use crate::json::Json;
 use crate::request_id;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(me))
-        .merge(super::account::router())
+use super::account;
+
+crate::route_list::api_routes! {
+    handlers: [register, login, refresh, logout, me],
+    merge: [account],
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,17 +6,13 @@ use axum::response::{IntoResponse, Response};
 use ob_core::audit::{Actor, NewEntry};
 use ob_core::config::{self, AppConfig, ConfigBody};
 use serde_json::Value;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, AuthUser, Client, MaybeUser};
 use crate::json::Json;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_config, put_config, patch_config))
-}
+crate::route_list::api_routes! { handlers: [get_config, put_config, patch_config] }
 
 /// The config with its version as a strong ETag.
 fn with_etag(config: AppConfig) -> Response {

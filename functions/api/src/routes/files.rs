@@ -11,21 +11,13 @@ use ob_core::data::Caller;
 use ob_core::files::{self, DownloadUrl, FilePage, ListQuery, NewUpload, StageLimits, UploadUrl};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Client};
 use crate::json::{self, Json};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(upload_url))
-        .routes(routes!(download_url))
-        .routes(routes!(delete_file))
-        .routes(routes!(list_files))
-}
+crate::route_list::api_routes! { handlers: [upload_url, download_url, delete_file, list_files] }
 
 /// The body of `upload-url`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,14 +3,10 @@
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
-}
+crate::route_list::api_routes! { handlers: [health] }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {

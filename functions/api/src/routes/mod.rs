@@ -1,6 +1,7 @@
-//! The route groups of the HTTP API, each a router with its OpenAPI operations.
+//! The route groups of the HTTP API, each declared once with `api_routes!`: a router and its OpenAPI operations.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub(crate) mod config_schema;

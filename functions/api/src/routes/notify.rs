@@ -18,8 +18,6 @@ use ob_core::{Error, clock, secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppKey, Client, MaybeUser};
@@ -33,11 +31,7 @@ pub const MAX_RECIPIENTS: usize = 50;
 pub const MAX_SMS_CHARS: usize = 1600;
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(send))
-        .routes(routes!(status))
-}
+crate::route_list::api_routes! { handlers: [send, status] }
 
 /// What to send, to whom, on which channel.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

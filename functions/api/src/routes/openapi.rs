@@ -7,17 +7,11 @@
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
-use crate::state::AppState;
 
 /// The document, as `openapi_document()` generates it (pretty JSON).
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
-}
+crate::route_list::api_routes! { handlers: [openapi_json] }
 
 /// The OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",

@@ -6,8 +6,6 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ob_core::data::{self, Caller, Change, Record};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Client};
@@ -22,10 +20,14 @@ use params::{expected_version, parse_list_params};
 /// Request bodies of the data routes may carry a whole record (plus JSON slack).
 pub const DATA_BODY_LIMIT: usize = data::MAX_RECORD_BYTES + 32 * 1024;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_records, create_record))
-        .routes(routes!(get_record, put_record, patch_record, delete_record))
+crate::route_list::api_routes! {
+    handlers: [list_records, create_record, get_record, put_record, patch_record, delete_record],
+    layers: with_record_body_limit,
+}
+
+/// Bodies of these routes may carry a whole record.
+fn with_record_body_limit(routes: axum::Router<AppState>) -> axum::Router<AppState> {
+    routes
         .layer(DefaultBodyLimit::max(DATA_BODY_LIMIT))
         .layer(axum::Extension(BodyLimit(DATA_BODY_LIMIT)))
 }
