@@ -131,6 +131,16 @@ impl aws_smithy_runtime_api::client::http::HttpConnector for HeldSyncs {
     }
 }
 
+/// Waits (at most 10 s) until `counter` reaches `n`: the deferred sync runs on its own task. The caller asserts.
+async fn reaches(counter: &std::sync::atomic::AtomicUsize, n: usize) {
+    for _ in 0..500 {
+        if counter.load(std::sync::atomic::Ordering::SeqCst) == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[derive(Debug, Clone)]
 struct HoldingClient(HeldSyncs);
 
@@ -188,12 +198,7 @@ async fn answers_do_not_wait_for_the_counter_sync_and_the_limit_still_holds() {
     .expect("the answer waited for the request-limit sync");
     first.expect(StatusCode::OK);
     // The sync runs on its own: it may reach the connection only after the answer.
-    for _ in 0..500 {
-        if syncs.held.load(Ordering::SeqCst) == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    reaches(&syncs.held, 1).await;
     assert_eq!(
         syncs.held.load(Ordering::SeqCst),
         1,
@@ -208,12 +213,7 @@ async fn answers_do_not_wait_for_the_counter_sync_and_the_limit_still_holds() {
         .await
         .expect(StatusCode::TOO_MANY_REQUESTS);
     syncs.gate.add_permits(1);
-    for _ in 0..500 {
-        if syncs.finished.load(Ordering::SeqCst) == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    reaches(&syncs.finished, 1).await;
     assert_eq!(
         syncs.finished.load(Ordering::SeqCst),
         1,

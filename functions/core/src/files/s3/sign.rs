@@ -56,7 +56,6 @@ pub struct BucketUrl {
     pub origin: String,
     /// Empty when virtual-hosted; `/{bucket}` when path-style.
     prefix: String,
-    region: String,
 }
 
 impl BucketUrl {
@@ -78,11 +77,7 @@ impl BucketUrl {
                 String::new(),
             ),
         };
-        Ok(Self {
-            origin,
-            prefix,
-            region: region.to_owned(),
-        })
+        Ok(Self { origin, prefix })
     }
 
     /// The object's URL, `?x-id={operation}` as the SDK sends it when the operation has one.
